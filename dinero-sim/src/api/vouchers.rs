@@ -200,15 +200,28 @@ pub async fn get_invoice(
     State(sim): State<Arc<Sim>>,
     Path((id, guid)): Path<(i64, String)>,
 ) -> ApiResult<Json<Value>> {
-    let Json(mut json) = get(&sim, id, Invoice, &guid)?;
-    json["IsSentToDebtCollection"] = json!(false);
-    json["IsMobilePayInvoiceEnabled"] = json!(false);
-    json["IsPensoPayEnabled"] = json!(false);
-    json["FikCode"] = Value::Null;
-    json["DepositAccountNumber"] = Value::Null;
-    json["MailOutStatus"] = Value::Null;
-    json["LatestMailOutType"] = Value::Null;
-    Ok(Json(json))
+    let Json(json) = get(&sim, id, Invoice, &guid)?;
+    Ok(Json(invoice_read_model(json)))
+}
+
+/// `InvoiceReadModel`: the shared voucher fields plus the invoice-only ones.
+fn invoice_read_model(mut json: Value) -> Value {
+    for key in [
+        "IsSentToDebtCollection",
+        "IsMobilePayInvoiceEnabled",
+        "IsPensoPayEnabled",
+    ] {
+        json[key] = json!(false);
+    }
+    for key in [
+        "FikCode",
+        "DepositAccountNumber",
+        "MailOutStatus",
+        "LatestMailOutType",
+    ] {
+        json[key] = Value::Null;
+    }
+    json
 }
 
 pub async fn list_invoices(
@@ -250,15 +263,8 @@ pub async fn book_invoice(
     Path((id, guid)): Path<(i64, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let Json(mut json) = book(&sim, id, Invoice, &guid, &body)?;
-    for key in [
-        "IsSentToDebtCollection",
-        "IsMobilePayInvoiceEnabled",
-        "IsPensoPayEnabled",
-    ] {
-        json[key] = json!(false);
-    }
-    Ok(Json(json))
+    let Json(json) = book(&sim, id, Invoice, &guid, &body)?;
+    Ok(Json(invoice_read_model(json)))
 }
 
 pub async fn create_payment(
@@ -365,14 +371,15 @@ pub async fn get_credit_note(
     Ok(Json(json))
 }
 
+/// Dinero's OpenAPI document gives this answer the `InvoiceReadModel` schema (no
+/// `CreditNoteFor`), so the simulator answers in that shape.
 pub async fn book_credit_note(
     State(sim): State<Arc<Sim>>,
     Path((id, guid)): Path<(i64, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let Json(mut json) = book(&sim, id, CreditNote, &guid, &body)?;
-    add_credit_note_fields(&sim, id, &mut json)?;
-    Ok(Json(json))
+    let Json(json) = book(&sim, id, CreditNote, &guid, &body)?;
+    Ok(Json(invoice_read_model(json)))
 }
 
 /// The credit-note read model: `CreditNoteFor` instead of the invoice's payment terms.
