@@ -114,7 +114,7 @@ pub fn render(error: &ApiError, style: ErrorStyle) -> Response {
 /// The 429 answer: plain text as in BP ("API calls quota exceeded! ..."), optionally with a
 /// `Retry-After` in whole seconds.
 pub fn quota_exceeded(limit: u32, window_ms: u64, retry_after_secs: Option<u64>) -> Response {
-    let period = if window_ms % 60_000 == 0 {
+    let period = if window_ms.is_multiple_of(60_000) {
         format!("{}m", window_ms / 60_000)
     } else {
         format!("{}ms", window_ms)

@@ -71,11 +71,8 @@ impl Spec {
         projected: bool,
     ) -> Vec<String> {
         let mut body = body.clone();
-        if projected {
-            match &mut body {
-                Value::Array(items) => items.clear(),
-                _ => {}
-            }
+        if let (true, Value::Array(items)) = (projected, &mut body) {
+            items.clear();
         }
         if let Value::Object(map) = &mut body {
             if map.contains_key("Collection") {

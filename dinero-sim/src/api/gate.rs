@@ -65,7 +65,8 @@ pub async fn gate(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> 
     }
     let outcome = match draw.before {
         Some(fault) => Err(injected(&sim, fault, &mut entry)),
-        None => admit(&sim, &parts.headers, organization, &mut entry),
+        None => admit(&sim, &parts.headers, organization, &mut entry)
+            .map_err(|refusal| refusal.render(&sim)),
     };
     let mut response = match outcome {
         Err(response) => response,
@@ -112,15 +113,33 @@ fn injected(sim: &Sim, fault: Injected, entry: &mut Entry) -> Response {
     }
 }
 
-/// Token, organization access, Pro and rate limit. `Err` is the answer to send.
+/// Why a request is not let through.
+enum Refusal {
+    Error(ApiError),
+    /// Over the rate limit, with the `Retry-After` seconds to send (if configured).
+    QuotaExceeded(Option<u64>),
+}
+
+impl Refusal {
+    fn render(self, sim: &Sim) -> Response {
+        let config = sim.config();
+        match self {
+            Refusal::Error(error) => error::render(&error, config.error_style),
+            Refusal::QuotaExceeded(retry_after) => {
+                error::quota_exceeded(config.rate_limit, config.rate_limit_window_ms, retry_after)
+            }
+        }
+    }
+}
+
+/// Token, organization access, Pro and rate limit.
 fn admit(
     sim: &Sim,
     headers: &HeaderMap,
     organization: Option<i64>,
     entry: &mut Entry,
-) -> Result<Grant, Response> {
-    let style = sim.config().error_style;
-    let reject = |error: ApiError| error::render(&error, style);
+) -> Result<Grant, Refusal> {
+    let reject = Refusal::Error;
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -177,11 +196,7 @@ fn admit(
             let window_end = (window + 1) * config.rate_limit_window_ms;
             let retry_after = (!config.no_retry_after)
                 .then(|| (window_end.saturating_sub(now_ms)).div_ceil(1000).max(1));
-            return Err(error::quota_exceeded(
-                config.rate_limit,
-                config.rate_limit_window_ms,
-                retry_after,
-            ));
+            return Err(Refusal::QuotaExceeded(retry_after));
         }
         org.rate.count += 1;
     }

@@ -145,7 +145,7 @@ impl Tokens {
         }
         let now = Instant::now();
         // Expired tokens are forgotten as new ones are issued, so the map stays small.
-        if inner.issued % 256 == 0 {
+        if inner.issued.is_multiple_of(256) {
             inner.access.retain(|_, token| token.expires_at > now);
         }
         inner.issued += 1;
