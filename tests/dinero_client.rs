@@ -27,6 +27,10 @@ async fn simulator(adjust: impl FnOnce(&mut SimConfig)) -> Simulator {
 fn client_config(sim: &Simulator) -> DineroConfig {
     let mut config = DineroConfig::for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
     config.request_timeout_ms = 5_000;
+    // Dinero's real budget (90/min after a burst of 10) would make these tests wait; the
+    // limiter has its own test below.
+    config.requests_per_minute = 60_000;
+    config.burst = 100;
     config
 }
 

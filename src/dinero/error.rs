@@ -193,10 +193,13 @@ impl ErrorBody {
                 ..Default::default()
             };
         };
+        // The first of `names` present wins, whatever the spelling of the key.
         let get = |names: &[&str]| {
-            map.iter()
-                .find(|(key, _)| names.iter().any(|n| key.eq_ignore_ascii_case(n)))
-                .map(|(_, v)| v)
+            names.iter().find_map(|name| {
+                map.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value)
+            })
         };
         let code = get(&["code", "errorCode", "errorcode"]).and_then(|v| match v {
             Value::Number(n) => n.as_i64(),
@@ -356,6 +359,9 @@ mod tests {
         );
         let pascal = ErrorBody::parse(r#"{"ErrorCode":"58","Message":"Old"}"#);
         assert_eq!((pascal.code, pascal.message.as_str()), (Some(58), "Old"));
+        let oauth =
+            ErrorBody::parse(r#"{"error":"invalid_grant","error_description":"unknown API key"}"#);
+        assert_eq!(oauth.message, "unknown API key");
         let text = ErrorBody::parse("API calls quota exceeded! maximum admitted 100 per 1m.");
         assert_eq!(text.code, None);
         assert!(text.message.starts_with("API calls quota"));
