@@ -34,10 +34,14 @@ fn client_config(sim: &Simulator) -> DineroConfig {
     config
 }
 
-fn client(sim: &Simulator) -> OrganizationClient {
-    DineroClient::new(client_config(sim))
+fn client_from(config: DineroConfig) -> OrganizationClient {
+    DineroClient::new(config)
         .unwrap()
         .organization(ORG, Credentials::api_key(API_KEY))
+}
+
+fn client(sim: &Simulator) -> OrganizationClient {
+    client_from(client_config(sim))
 }
 
 fn tokens_issued(sim: &Simulator) -> u64 {
@@ -378,9 +382,7 @@ async fn a_429_waits_for_retry_after_and_is_not_a_failure() {
     .await;
     let mut config = client_config(&sim);
     config.requests_per_minute = 0;
-    let dinero = DineroClient::new(config)
-        .unwrap()
-        .organization(ORG, Credentials::api_key(API_KEY));
+    let dinero = client_from(config);
     for _ in 0..7 {
         dinero.vat_types().await.expect("throttling is waited out");
     }
@@ -393,9 +395,7 @@ async fn a_429_storm_longer_than_allowed_is_reported_as_throttled() {
     let sim = simulator(|c| c.faults.throttle_rate = 1.0).await;
     let mut config = client_config(&sim);
     config.max_throttle_wait_secs = 1;
-    let dinero = DineroClient::new(config)
-        .unwrap()
-        .organization(ORG, Credentials::api_key(API_KEY));
+    let dinero = client_from(config);
     let error = dinero.vat_types().await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::Throttled, "{error}");
 }
@@ -411,9 +411,7 @@ async fn the_client_rate_limiter_keeps_under_dinero_s_limit() {
     let mut config = client_config(&sim);
     config.requests_per_minute = 120;
     config.burst = 2;
-    let dinero = DineroClient::new(config)
-        .unwrap()
-        .organization(ORG, Credentials::api_key(API_KEY));
+    let dinero = client_from(config);
     for _ in 0..6 {
         dinero.vat_types().await.unwrap();
     }
@@ -573,12 +571,7 @@ async fn a_read_whose_connection_is_refused_is_transient_not_ambiguous() {
     drop(sim);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let config = DineroConfig::for_simulator(&url, "dinero-bridge-dev", "dev-secret");
-    let error = DineroClient::new(config)
-        .unwrap()
-        .organization(ORG, Credentials::api_key(API_KEY))
-        .vat_types()
-        .await
-        .unwrap_err();
+    let error = client_from(config).vat_types().await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::Transient);
     assert!(!error.is_ambiguous());
 }
@@ -627,9 +620,7 @@ async fn refused_credentials_say_whose_they_are() {
     ));
     let mut config = client_config(&sim);
     config.client_secret = SecretString::from("wrong".to_owned());
-    let wrong_client = DineroClient::new(config)
-        .unwrap()
-        .organization(ORG, Credentials::api_key(API_KEY));
+    let wrong_client = client_from(config);
     let error = wrong_client.vat_types().await.unwrap_err();
     assert!(matches!(
         error,

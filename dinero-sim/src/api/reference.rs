@@ -63,14 +63,7 @@ pub async fn organizations_v1_1(
     Extension(caller): Extension<Caller>,
     Query(params): Query<Params>,
 ) -> Json<Vec<Value>> {
-    let rows = organization_rows(&sim, &caller, true);
-    match param(&params, "fields") {
-        Some(_) => {
-            let wanted = fields(&params, "");
-            Json(rows.iter().map(|r| project(r, &wanted)).collect())
-        }
-        None => Json(rows),
-    }
+    maybe_project(&params, organization_rows(&sim, &caller, true))
 }
 
 pub async fn countries() -> Json<Vec<Value>> {
