@@ -1,6 +1,14 @@
-//! The pure core: no I/O and no framework types. For now it holds the failure classes every
-//! boundary maps its errors to; orders, money and mapping arrive with the pipeline.
+//! The pure core: the order event, money arithmetic, the mapping of an order to Dinero
+//! documents, deterministic identities and the failure classes. No I/O, no framework types.
 
+pub mod countries;
+pub mod dinero_totals;
 mod failure;
+pub mod identity;
+pub mod mapping;
+pub mod order;
 
 pub use failure::ErrorClass;
+
+#[cfg(test)]
+mod mapping_tests;

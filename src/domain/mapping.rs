@@ -1,0 +1,585 @@
+//! Order → Dinero documents: the contact, the invoice draft with an account per line (by line
+//! kind and VAT situation), the payments, and a check of the invoice's totals against the
+//! order's before anything is created. Pure: no I/O, no wire types.
+//!
+//! Decisions (see the README's mapping section): Dinero lines carry no VAT field, so the VAT
+//! of a line is the VAT of its account; gift cards are payments, not discounts; a VOEC
+//! order's Norwegian VAT is moved from revenue to a liability account by two text-free lines.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::countries::is_eu_other_than_denmark;
+use super::dinero_totals::{self, TotalsLine};
+use super::identity;
+use super::order::{CustomerKind, Line, LineKind, Order, OrderEvent};
+
+/// Where an order's VAT belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VatSituation {
+    /// Danish customer: Danish VAT.
+    Domestic,
+    /// EU consumer: Danish VAT, or the destination's under OSS (the account decides).
+    EuConsumer,
+    /// EU business with a VAT number: reverse charge, no VAT.
+    EuBusiness,
+    /// Outside the EU: export, no VAT.
+    Export,
+    /// Norwegian consumer under VOEC: Norwegian VAT, kept out of Danish VAT.
+    Voec,
+}
+
+impl VatSituation {
+    pub fn of(order: &Order) -> Self {
+        let country = order.customer.address.country.as_str();
+        let business = order.customer.kind == CustomerKind::Company
+            && order
+                .customer
+                .vat_number
+                .as_deref()
+                .is_some_and(|v| !v.trim().is_empty());
+        match country {
+            "DK" => VatSituation::Domestic,
+            "NO" if order.voec && !business => VatSituation::Voec,
+            c if is_eu_other_than_denmark(c) && business => VatSituation::EuBusiness,
+            c if is_eu_other_than_denmark(c) => VatSituation::EuConsumer,
+            _ => VatSituation::Export,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VatSituation::Domestic => "domestic",
+            VatSituation::EuConsumer => "eu_consumer",
+            VatSituation::EuBusiness => "eu_business",
+            VatSituation::Export => "export",
+            VatSituation::Voec => "voec",
+        }
+    }
+}
+
+/// Revenue accounts of one VAT situation; shipping, fee and discount fall back to product.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindAccounts {
+    pub product: Option<i32>,
+    pub shipping: Option<i32>,
+    pub fee: Option<i32>,
+    pub discount: Option<i32>,
+}
+
+impl KindAccounts {
+    fn for_kind(&self, kind: LineKind) -> Option<i32> {
+        let specific = match kind {
+            LineKind::Product | LineKind::GiftCard => None,
+            LineKind::Shipping => self.shipping,
+            LineKind::Fee => self.fee,
+            LineKind::Discount => self.discount,
+        };
+        specific.or(self.product)
+    }
+}
+
+/// A tenant's account mapping (its Dinero chart is its own: nothing is assumed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountMapping {
+    pub domestic: KindAccounts,
+    pub eu_consumer: KindAccounts,
+    pub eu_business: KindAccounts,
+    pub export: KindAccounts,
+    pub voec: KindAccounts,
+    /// Liability account for Norwegian VAT collected under VOEC.
+    pub voec_vat_account: Option<i32>,
+    /// Deposit account per payment method (`card`, `mobilepay`, ...).
+    pub deposit_accounts: BTreeMap<String, i32>,
+    /// Deposit account for methods not listed.
+    pub default_deposit_account: Option<i32>,
+    /// Deposit account that gift-card redemptions are paid to.
+    pub gift_card_deposit_account: Option<i32>,
+}
+
+impl AccountMapping {
+    fn accounts(&self, situation: VatSituation) -> &KindAccounts {
+        match situation {
+            VatSituation::Domestic => &self.domestic,
+            VatSituation::EuConsumer => &self.eu_consumer,
+            VatSituation::EuBusiness => &self.eu_business,
+            VatSituation::Export => &self.export,
+            VatSituation::Voec => &self.voec,
+        }
+    }
+
+    /// Every account the mapping names, to check against the tenant's chart.
+    pub fn entry_accounts(&self) -> Vec<i32> {
+        let mut accounts: Vec<i32> = [
+            &self.domestic,
+            &self.eu_consumer,
+            &self.eu_business,
+            &self.export,
+            &self.voec,
+        ]
+        .iter()
+        .flat_map(|k| [k.product, k.shipping, k.fee, k.discount])
+        .chain([self.voec_vat_account])
+        .flatten()
+        .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
+    }
+}
+
+/// What the mapping needs from the tenant's settings.
+#[derive(Debug, Clone)]
+pub struct MappingSettings<'a> {
+    pub accounts: &'a AccountMapping,
+    /// VAT rate in percent of each entry account, as Dinero's chart says.
+    pub account_vat: &'a BTreeMap<i32, Decimal>,
+    pub register_payment: bool,
+    pub lock_voucher_number: bool,
+    pub time_zone: Tz,
+    /// Largest accepted difference between the invoice's and the order's totals.
+    pub tolerance: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContactKey {
+    Email(String),
+    VatNumber(String),
+    /// No e-mail or VAT number: a contact of its own, found again by its reference only.
+    ShopCustomer(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDraft {
+    pub guid: Uuid,
+    pub external_reference: String,
+    pub key: ContactKey,
+    pub name: String,
+    pub is_person: bool,
+    pub street: Option<String>,
+    pub zip: Option<String>,
+    pub city: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub vat_number: Option<String>,
+    pub ean: Option<String>,
+    pub attention: Option<String>,
+    /// `da` or `en`.
+    pub language: &'static str,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftLine {
+    pub description: String,
+    pub comments: Option<String>,
+    pub quantity: Decimal,
+    pub unit: &'static str,
+    pub unit_price: Decimal,
+    pub discount_percent: Decimal,
+    pub account: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceDraft {
+    pub guid: Uuid,
+    pub external_reference: String,
+    pub heading: String,
+    pub comment: String,
+    pub date: NaiveDate,
+    pub currency: String,
+    /// `da-DK` or `en-GB`.
+    pub language: &'static str,
+    pub lines_include_vat: bool,
+    pub lines: Vec<DraftLine>,
+    /// The shop's invoice number to book with, when "lock voucher number" is on.
+    pub number: Option<i64>,
+    /// What Dinero will total, computed the way it computes.
+    pub total: Decimal,
+    pub vat: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentDraft {
+    pub deposit_account: i32,
+    /// In the invoice's currency.
+    pub amount: Decimal,
+    /// In DKK, required by Dinero for invoices in other currencies.
+    pub amount_dkk: Option<Decimal>,
+    pub date: NaiveDate,
+    pub description: String,
+    pub external_reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferPlan {
+    pub situation: VatSituation,
+    pub contact: ContactDraft,
+    pub invoice: InvoiceDraft,
+    pub payments: Vec<PaymentDraft>,
+}
+
+/// Why an order cannot be mapped: permanent until the tenant's mapping (or the order) changes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MappingError {
+    #[error("no {kind} account is mapped for {situation} sales")]
+    NoAccount {
+        situation: &'static str,
+        kind: &'static str,
+    },
+    #[error("line {line} ({name}) has {order_rate}% VAT but account {account} carries {account_rate}% in Dinero")]
+    VatMismatch {
+        line: usize,
+        name: String,
+        order_rate: Decimal,
+        account: i32,
+        account_rate: Decimal,
+    },
+    #[error("account {account} is not in the organization's chart of accounts in Dinero")]
+    UnknownAccount { account: i32 },
+    #[error("no deposit account is mapped for payment method '{method}'")]
+    NoDepositAccount { method: String },
+    #[error("the invoice would total {invoice:.2} {currency} (VAT {invoice_vat:.2}) but the order totals {order:.2} (VAT {order_vat:.2})")]
+    TotalsMismatch {
+        currency: String,
+        invoice: Decimal,
+        invoice_vat: Decimal,
+        order: Decimal,
+        order_vat: Decimal,
+    },
+    #[error("{field} is longer than Dinero's {max} characters")]
+    TooLong { field: &'static str, max: usize },
+}
+
+const MAX_REFERENCE: usize = 128;
+
+pub fn plan(
+    tenant: &str,
+    event: &OrderEvent,
+    settings: &MappingSettings,
+) -> Result<TransferPlan, MappingError> {
+    let order = &event.data;
+    let situation = VatSituation::of(order);
+    let english = order.language.as_deref() == Some("en")
+        || (order.language.is_none() && order.customer.address.country != "DK");
+    let date = local_date(order.completed_at, settings.time_zone);
+    let contact = contact(tenant, order, english)?;
+    let invoice = invoice(tenant, order, situation, settings, english, date)?;
+    let payments = if settings.register_payment {
+        payments(tenant, order, settings, date)?
+    } else {
+        Vec::new()
+    };
+    Ok(TransferPlan {
+        situation,
+        contact,
+        invoice,
+        payments,
+    })
+}
+
+fn local_date(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    at.with_timezone(&zone).date_naive()
+}
+
+fn contact(tenant: &str, order: &Order, english: bool) -> Result<ContactDraft, MappingError> {
+    let customer = &order.customer;
+    let email = customer
+        .email
+        .as_deref()
+        .map(identity::normalise_email)
+        .filter(|e| !e.is_empty());
+    let vat_number = customer
+        .vat_number
+        .as_deref()
+        .map(identity::normalise_vat_number)
+        .filter(|v| !v.is_empty());
+    let key = match (customer.kind, &vat_number, &email) {
+        (CustomerKind::Company, Some(vat), _) => ContactKey::VatNumber(vat.clone()),
+        (_, _, Some(email)) => ContactKey::Email(email.clone()),
+        _ => ContactKey::ShopCustomer(
+            customer
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("order:{}", order.order_id)),
+        ),
+    };
+    let identity = match (&customer.id, &key) {
+        (Some(id), _) => format!("id:{id}"),
+        (None, ContactKey::Email(email)) => format!("email:{email}"),
+        (None, ContactKey::VatNumber(vat)) => format!("vat:{vat}"),
+        (None, ContactKey::ShopCustomer(id)) => id.clone(),
+    };
+    let external_reference = format!("{tenant}:customer:{identity}");
+    if external_reference.chars().count() > MAX_REFERENCE {
+        return Err(MappingError::TooLong {
+            field: "the contact's ExternalReference",
+            max: MAX_REFERENCE,
+        });
+    }
+    Ok(ContactDraft {
+        guid: identity::contact_guid(tenant, &identity),
+        external_reference,
+        key,
+        name: customer.name.trim().to_owned(),
+        is_person: customer.kind == CustomerKind::Person,
+        street: customer.address.street.clone(),
+        zip: customer.address.zip.clone(),
+        city: customer.address.city.clone(),
+        country: customer.address.country.clone(),
+        phone: customer.phone.clone(),
+        email: customer.email.as_ref().map(|e| e.trim().to_owned()),
+        vat_number,
+        ean: customer.ean.clone(),
+        attention: customer.attention.clone(),
+        language: if english { "en" } else { "da" },
+        currency: order.currency.clone(),
+    })
+}
+
+fn unit(kind: LineKind) -> &'static str {
+    match kind {
+        LineKind::Shipping => "shipment",
+        _ => "parts",
+    }
+}
+
+fn invoice(
+    tenant: &str,
+    order: &Order,
+    situation: VatSituation,
+    settings: &MappingSettings,
+    english: bool,
+    date: NaiveDate,
+) -> Result<InvoiceDraft, MappingError> {
+    let accounts = settings.accounts.accounts(situation);
+    let mut lines = Vec::new();
+    let mut totals_lines = Vec::new();
+    let mut voec_vat = Decimal::ZERO;
+    for (index, line) in order.lines.iter().enumerate() {
+        if line.kind == LineKind::GiftCard {
+            continue; // a payment, not revenue
+        }
+        let account = accounts
+            .for_kind(line.kind)
+            .ok_or(MappingError::NoAccount {
+                situation: situation.as_str(),
+                kind: line.kind.as_str(),
+            })?;
+        let account_rate = *settings
+            .account_vat
+            .get(&account)
+            .ok_or(MappingError::UnknownAccount { account })?;
+        let expected_rate = if situation == VatSituation::Voec {
+            Decimal::ZERO
+        } else {
+            line.vat_rate
+        };
+        if account_rate != expected_rate {
+            return Err(MappingError::VatMismatch {
+                line: index + 1,
+                name: line.name.clone(),
+                order_rate: line.vat_rate,
+                account,
+                account_rate,
+            });
+        }
+        if situation == VatSituation::Voec {
+            voec_vat += vat_in(order, line);
+        }
+        lines.push(DraftLine {
+            description: line.name.clone(),
+            comments: line.sku.as_ref().map(|sku| format!("SKU {sku}")),
+            quantity: line.quantity,
+            unit: unit(line.kind),
+            unit_price: voec_price(order, line, situation),
+            discount_percent: line.discount_percent,
+            account,
+        });
+        totals_lines.push(TotalsLine {
+            quantity: line.quantity,
+            unit_price: voec_price(order, line, situation),
+            discount_percent: line.discount_percent,
+            vat_rate: account_rate,
+        });
+    }
+    // Norwegian VAT collected under VOEC: off the revenue account onto the liability account.
+    let voec_vat = voec_vat.round_dp(2);
+    if situation == VatSituation::Voec && !voec_vat.is_zero() {
+        let liability = settings
+            .accounts
+            .voec_vat_account
+            .ok_or(MappingError::NoAccount {
+                situation: "voec",
+                kind: "Norwegian VAT",
+            })?;
+        let revenue = lines.first().map(|l| l.account).unwrap_or(liability);
+        let label = if english {
+            "Norwegian VAT (VOEC)"
+        } else {
+            "Norsk moms (VOEC)"
+        };
+        for (account, amount) in [(revenue, -voec_vat), (liability, voec_vat)] {
+            lines.push(DraftLine {
+                description: label.into(),
+                comments: None,
+                quantity: Decimal::ONE,
+                unit: "parts",
+                unit_price: amount,
+                discount_percent: Decimal::ZERO,
+                account,
+            });
+            totals_lines.push(TotalsLine {
+                quantity: Decimal::ONE,
+                unit_price: amount,
+                discount_percent: Decimal::ZERO,
+                vat_rate: Decimal::ZERO,
+            });
+        }
+    }
+
+    let computed = dinero_totals::compute(&totals_lines, order.prices_include_vat);
+    let gift_cards: Decimal = gift_card_lines(order)
+        .map(|line| -order.line_gross(line))
+        .sum();
+    let expected_total = order.totals.total + gift_cards;
+    let expected_vat = if situation == VatSituation::Voec {
+        Decimal::ZERO
+    } else {
+        order.totals.vat
+    };
+    if (computed.total - expected_total).abs() > settings.tolerance
+        || (computed.vat - expected_vat).abs() > settings.tolerance
+    {
+        return Err(MappingError::TotalsMismatch {
+            currency: order.currency.clone(),
+            invoice: computed.total,
+            invoice_vat: computed.vat,
+            order: expected_total,
+            order_vat: expected_vat,
+        });
+    }
+
+    let external_reference = identity::order_reference(tenant, &order.order_id);
+    if external_reference.chars().count() > MAX_REFERENCE {
+        return Err(MappingError::TooLong {
+            field: "the invoice's ExternalReference",
+            max: MAX_REFERENCE,
+        });
+    }
+    let (heading, comment) = if english {
+        (
+            format!("Order {}", order.order_number),
+            format!("Webshop order {}", order.order_number),
+        )
+    } else {
+        (
+            format!("Ordre {}", order.order_number),
+            format!("Webshopordre {}", order.order_number),
+        )
+    };
+    Ok(InvoiceDraft {
+        guid: identity::invoice_guid(tenant, &order.order_id),
+        external_reference,
+        heading,
+        comment,
+        date,
+        currency: order.currency.clone(),
+        language: if english { "en-GB" } else { "da-DK" },
+        lines_include_vat: order.prices_include_vat,
+        lines,
+        number: if settings.lock_voucher_number {
+            order.invoice_number
+        } else {
+            None
+        },
+        total: computed.total,
+        vat: computed.vat,
+    })
+}
+
+/// VOEC lines go to zero-rated accounts; with prices excluding VAT the Norwegian VAT is
+/// added to the line so that the invoice still totals what the customer paid.
+fn voec_price(order: &Order, line: &Line, situation: VatSituation) -> Decimal {
+    if situation == VatSituation::Voec && !order.prices_include_vat {
+        line.unit_price * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)
+    } else {
+        line.unit_price
+    }
+}
+
+fn vat_in(order: &Order, line: &Line) -> Decimal {
+    let gross = order.line_gross(line);
+    gross * line.vat_rate / (Decimal::ONE_HUNDRED + line.vat_rate)
+}
+
+fn gift_card_lines(order: &Order) -> impl Iterator<Item = &Line> {
+    order
+        .lines
+        .iter()
+        .filter(|line| line.kind == LineKind::GiftCard)
+}
+
+fn payments(
+    tenant: &str,
+    order: &Order,
+    settings: &MappingSettings,
+    date: NaiveDate,
+) -> Result<Vec<PaymentDraft>, MappingError> {
+    let mut payments = Vec::new();
+    let reference = identity::order_reference(tenant, &order.order_id);
+    let gift_cards: Decimal = gift_card_lines(order)
+        .map(|line| -order.line_gross(line))
+        .sum();
+    if gift_cards > Decimal::ZERO {
+        let account =
+            settings
+                .accounts
+                .gift_card_deposit_account
+                .ok_or(MappingError::NoDepositAccount {
+                    method: "gift_card".into(),
+                })?;
+        payments.push(PaymentDraft {
+            deposit_account: account,
+            amount: gift_cards,
+            amount_dkk: (order.currency == "DKK").then_some(gift_cards),
+            date,
+            description: format!("Gift card, order {}", order.order_number),
+            external_reference: format!("{reference}:gift-card"),
+        });
+    }
+    if let Some(payment) = &order.payment {
+        let account = settings
+            .accounts
+            .deposit_accounts
+            .get(&payment.method)
+            .copied()
+            .or(settings.accounts.default_deposit_account)
+            .ok_or_else(|| MappingError::NoDepositAccount {
+                method: payment.method.clone(),
+            })?;
+        let amount_dkk = if order.currency == "DKK" {
+            Some(payment.amount)
+        } else {
+            payment.amount_dkk
+        };
+        payments.push(PaymentDraft {
+            deposit_account: account,
+            amount: payment.amount,
+            amount_dkk,
+            date: local_date(payment.paid_at, settings.time_zone),
+            description: format!("{} payment, order {}", payment.method, order.order_number),
+            external_reference: format!("{reference}:payment"),
+        });
+    }
+    Ok(payments)
+}

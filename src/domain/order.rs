@@ -1,0 +1,351 @@
+//! The `order.completed` event: a CloudEvents 1.0 envelope whose `data` is the order. Money is
+//! decimal (JSON numbers and strings both accepted, never binary floating point inside).
+//! `schemas/order-event.schema.json` publishes the same rules; `validate` enforces them in code.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::countries;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderEvent {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The order id.
+    pub subject: String,
+    pub tenantid: String,
+    #[serde(default)]
+    pub time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub datacontenttype: Option<String>,
+    #[serde(default)]
+    pub dataschema: Option<String>,
+    /// W3C trace context, when the platform propagates it in the event (CloudEvents
+    /// distributed-tracing extension).
+    #[serde(default)]
+    pub traceparent: Option<String>,
+    pub data: Order,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    pub order_id: String,
+    /// What the customer and the merchant see, e.g. "100234".
+    pub order_number: String,
+    /// The shop's own invoice number, used with "lock voucher number".
+    #[serde(default)]
+    pub invoice_number: Option<i64>,
+    pub completed_at: DateTime<Utc>,
+    /// ISO 4217.
+    pub currency: String,
+    pub prices_include_vat: bool,
+    pub customer: Customer,
+    pub lines: Vec<Line>,
+    #[serde(default)]
+    pub payment: Option<Payment>,
+    pub totals: Totals,
+    /// Sold to a Norwegian consumer under VOEC (Norwegian VAT collected by the shop).
+    #[serde(default)]
+    pub voec: bool,
+    /// `da` or `en`; the invoice language.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerKind {
+    Person,
+    Company,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub kind: CustomerKind,
+    /// The shop's customer id, when it has one (guests have none).
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub vat_number: Option<String>,
+    #[serde(default)]
+    pub ean: Option<String>,
+    #[serde(default)]
+    pub attention: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub zip: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    Product,
+    Shipping,
+    Fee,
+    Discount,
+    GiftCard,
+}
+
+impl LineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Product => "product",
+            LineKind::Shipping => "shipping",
+            LineKind::Fee => "fee",
+            LineKind::Discount => "discount",
+            LineKind::GiftCard => "gift_card",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub kind: LineKind,
+    #[serde(default)]
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: Decimal,
+    /// Per unit, including VAT when the order's prices include VAT. Negative for discount
+    /// and gift-card lines.
+    pub unit_price: Decimal,
+    /// Percent, e.g. 25.
+    pub vat_rate: Decimal,
+    /// Percent off this line, 0-100.
+    #[serde(default)]
+    pub discount_percent: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    /// E.g. `card`, `mobilepay`, `paypal`: picks the deposit account.
+    pub method: String,
+    /// In the order's currency.
+    pub amount: Decimal,
+    /// What reached the account in DKK, for orders in another currency.
+    #[serde(default)]
+    pub amount_dkk: Option<Decimal>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    pub paid_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    /// Everything the customer owes, including VAT, after discounts and gift cards.
+    pub total: Decimal,
+    /// The VAT included in `total`.
+    pub vat: Decimal,
+}
+
+pub const ORDER_COMPLETED: &str = "order.completed";
+
+/// Known ISO 4217 codes accepted on orders.
+pub const CURRENCIES: &[&str] = &[
+    "DKK", "EUR", "USD", "GBP", "SEK", "NOK", "CHF", "PLN", "ISK", "CAD", "AUD", "JPY", "CZK",
+    "HUF", "NZD",
+];
+
+/// The rounding tolerance when the lines are added up against `totals` at the door.
+pub const LINE_SUM_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+
+/// Violations found by [`OrderEvent::validate`], by JSON pointer.
+pub type Violations = BTreeMap<String, String>;
+
+impl OrderEvent {
+    /// The rules of `schemas/order-event.schema.json` that serde does not already enforce,
+    /// plus the arithmetic a schema cannot express.
+    pub fn validate(&self) -> Result<(), Violations> {
+        let mut v = Violations::new();
+        let mut check = |ok: bool, pointer: &str, message: &str| {
+            if !ok {
+                v.insert(pointer.to_owned(), message.to_owned());
+            }
+        };
+        check(self.specversion == "1.0", "/specversion", "must be 1.0");
+        check(
+            self.event_type == ORDER_COMPLETED,
+            "/type",
+            "must be order.completed",
+        );
+        check(
+            !self.id.trim().is_empty() && self.id.len() <= 200,
+            "/id",
+            "must be 1-200 characters",
+        );
+        check(
+            is_identifier(&self.tenantid),
+            "/tenantid",
+            "must be 1-64 of [A-Za-z0-9_-]",
+        );
+        check(
+            self.subject == self.data.order_id,
+            "/subject",
+            "must equal data.order_id",
+        );
+        let order = &self.data;
+        check(
+            !order.order_id.is_empty() && order.order_id.len() <= 100,
+            "/data/order_id",
+            "must be 1-100 characters",
+        );
+        check(
+            !order.order_number.trim().is_empty(),
+            "/data/order_number",
+            "is required",
+        );
+        check(
+            order.invoice_number.is_none_or(|n| n > 0),
+            "/data/invoice_number",
+            "must be a positive integer",
+        );
+        check(
+            CURRENCIES.contains(&order.currency.as_str()),
+            "/data/currency",
+            "unknown currency",
+        );
+        check(
+            order
+                .language
+                .as_deref()
+                .is_none_or(|l| l == "da" || l == "en"),
+            "/data/language",
+            "must be da or en",
+        );
+        let customer = &order.customer;
+        check(
+            !customer.name.trim().is_empty(),
+            "/data/customer/name",
+            "is required",
+        );
+        check(
+            countries::is_iso_country(&customer.address.country),
+            "/data/customer/address/country",
+            "must be an ISO 3166-1 alpha-2 code",
+        );
+        check(
+            customer
+                .email
+                .as_deref()
+                .is_none_or(|e| e.contains('@') && e.len() <= 254),
+            "/data/customer/email",
+            "must be an e-mail address",
+        );
+        check(
+            customer.kind == CustomerKind::Person || customer.vat_number.is_some(),
+            "/data/customer/vat_number",
+            "is required for companies",
+        );
+        check(
+            !order.lines.is_empty(),
+            "/data/lines",
+            "at least one line is required",
+        );
+        for (i, line) in order.lines.iter().enumerate() {
+            let at = |field: &str| format!("/data/lines/{i}/{field}");
+            if line.quantity <= Decimal::ZERO {
+                v.insert(at("quantity"), "must be positive".into());
+            }
+            if line.vat_rate < Decimal::ZERO || line.vat_rate > Decimal::ONE_HUNDRED {
+                v.insert(at("vat_rate"), "must be a percentage from 0 to 100".into());
+            }
+            if line.discount_percent < Decimal::ZERO || line.discount_percent > Decimal::ONE_HUNDRED
+            {
+                v.insert(at("discount_percent"), "must be from 0 to 100".into());
+            }
+            let negative_kind = matches!(line.kind, LineKind::Discount | LineKind::GiftCard);
+            if negative_kind && line.unit_price > Decimal::ZERO {
+                v.insert(
+                    at("unit_price"),
+                    "discount and gift-card lines must not be positive".into(),
+                );
+            }
+            if !negative_kind && line.unit_price < Decimal::ZERO {
+                v.insert(
+                    at("unit_price"),
+                    "must not be negative on this kind of line".into(),
+                );
+            }
+            if line.name.trim().is_empty() {
+                v.insert(at("name"), "is required".into());
+            }
+        }
+        if let Some(payment) = &order.payment {
+            if payment.amount <= Decimal::ZERO {
+                v.insert("/data/payment/amount".into(), "must be positive".into());
+            }
+        }
+        if v.is_empty() {
+            let lines_total = order.lines_total();
+            if (lines_total - order.totals.total).abs() > LINE_SUM_TOLERANCE {
+                v.insert(
+                    "/data/totals/total".into(),
+                    format!(
+                        "the lines add up to {lines_total}, not {}",
+                        order.totals.total
+                    ),
+                );
+            }
+        }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(v)
+        }
+    }
+}
+
+impl Order {
+    /// What a line comes to, including VAT, after its discount.
+    pub fn line_gross(&self, line: &Line) -> Decimal {
+        let amount =
+            line.quantity * line.unit_price * (Decimal::ONE_HUNDRED - line.discount_percent)
+                / Decimal::ONE_HUNDRED;
+        let gross = if self.prices_include_vat {
+            amount
+        } else {
+            amount * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)
+        };
+        gross.round_dp(2)
+    }
+
+    /// The lines added up, including VAT (gift cards included, as negative lines).
+    pub fn lines_total(&self) -> Decimal {
+        self.lines.iter().map(|line| self.line_gross(line)).sum()
+    }
+}
+
+/// Tenant ids travel in URLs, Kafka keys and Dinero references: keep them plain.
+pub fn is_identifier(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
