@@ -471,7 +471,8 @@ fn validation_names_each_problem() {
         true,
     );
     assert_eq!(good.validate(), Ok(()));
-    let cases: Vec<(Box<dyn Fn(&mut OrderEvent)>, &str)> = vec![
+    type Breakage = Box<dyn Fn(&mut OrderEvent)>;
+    let cases: Vec<(Breakage, &str)> = vec![
         (Box::new(|e| e.data.lines.clear()), "/data/lines"),
         (
             Box::new(|e| e.data.lines[0].quantity = dec!(-1)),
