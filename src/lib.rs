@@ -1,7 +1,9 @@
 //! dinero-bridge: turns completed webshop orders into booked invoices in Dinero.
 //!
-//! Layers point inward: `domain` is pure; adapters such as `dinero` (the REST client) depend
-//! on it, never the other way round.
+//! Layers point inward: `domain` is pure; adapters (`dinero`, `store`, `http`) and the
+//! `pipeline` that drives them depend on it, never the other way round.
 
+pub mod config;
 pub mod dinero;
 pub mod domain;
+pub mod store;

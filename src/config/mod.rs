@@ -1,0 +1,266 @@
+//! Settings: defaults, then a TOML file, then `DINERO_BRIDGE__SECTION__KEY` environment
+//! variables. A bad value fails at start with a message naming the key. Secrets may come from
+//! files (`*_file` keys) and are never printed.
+
+mod secrets;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::dinero::DineroConfig;
+pub use secrets::{AdminTokens, EncryptionKeys};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub security: SecuritySettings,
+    #[serde(default)]
+    pub dinero: DineroConfig,
+    #[serde(default)]
+    pub pipeline: PipelineSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Where the webhook, admin API, health and metrics listen.
+    pub listen: SocketAddr,
+    /// Largest accepted webhook or admin body.
+    pub max_body_bytes: usize,
+    /// Allowed clock difference for webhook timestamps (Standard Webhooks: 5 minutes).
+    pub webhook_tolerance_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:8080".parse().expect("valid default"),
+            max_body_bytes: 256 * 1024,
+            webhook_tolerance_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` (the embedded default; folders are created).
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            url: "sqlite://./data/dinero-bridge.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Bearer tokens of the admin API. Empty: one is generated into `<data dir>/admin-token`.
+    pub admin_tokens: Vec<String>,
+    /// A file with one admin token per line (e.g. a mounted Kubernetes secret).
+    pub admin_tokens_file: Option<PathBuf>,
+    /// Base64 of the 32-byte AES-256-GCM key that encrypts tenant secrets at rest.
+    /// Empty: one is generated into `<data dir>/encryption-key` on first start.
+    pub encryption_key: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
+    /// The id stored with each ciphertext, so keys can be rotated.
+    pub encryption_key_id: String,
+    /// Earlier keys by id (base64), still accepted for reading during a rotation.
+    pub previous_encryption_keys: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Attempts at a transient failure before the order is dead-lettered.
+    pub max_attempts: u32,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Largest accepted difference between an invoice's and its order's totals.
+    pub totals_tolerance: Decimal,
+    /// On SIGTERM, how long in-flight Dinero calls may take to finish.
+    pub shutdown_grace_secs: u64,
+    /// Time zone of invoice dates (the shop's local date of completion).
+    pub time_zone: String,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            max_attempts: 8,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 60_000,
+            totals_tolerance: Decimal::new(1, 2),
+            shutdown_grace_secs: 20,
+            time_zone: "Europe/Copenhagen".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `dinero_bridge=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("DINERO_BRIDGE__").split("__"));
+        let settings: Settings = figment.extract().map_err(|error| {
+            // figment names the key path (e.g. `http.listen`) in its message.
+            ConfigError::Invalid(error.to_string())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key = |key, message: &str| {
+            Err(ConfigError::Key {
+                key,
+                message: message.into(),
+            })
+        };
+        if !self.store.url.starts_with("sqlite:") {
+            return key(
+                "store.url",
+                "must be sqlite://PATH (PostgreSQL arrives with issue 5)",
+            );
+        }
+        if self.store.max_connections == 0 {
+            return key("store.max_connections", "must be at least 1");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return key("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.pipeline.max_attempts == 0 {
+            return key("pipeline.max_attempts", "must be at least 1");
+        }
+        if self.pipeline.backoff_initial_ms == 0
+            || self.pipeline.backoff_max_ms < self.pipeline.backoff_initial_ms
+        {
+            return key(
+                "pipeline.backoff_max_ms",
+                "must be at least backoff_initial_ms (> 0)",
+            );
+        }
+        if self.pipeline.totals_tolerance < Decimal::ZERO {
+            return key("pipeline.totals_tolerance", "must not be negative");
+        }
+        if self.pipeline.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return key(
+                "pipeline.time_zone",
+                "is not an IANA time zone (e.g. Europe/Copenhagen)",
+            );
+        }
+        if self.security.encryption_key_id.is_empty() {
+            return key("security.encryption_key_id", "must not be empty");
+        }
+        if reqwest::Url::parse(&self.dinero.api_url).is_err() {
+            return key("dinero.api_url", "is not a URL");
+        }
+        if reqwest::Url::parse(&self.dinero.token_url).is_err() {
+            return key("dinero.token_url", "is not a URL");
+        }
+        Ok(())
+    }
+
+    /// Where generated secrets live when none are configured: beside the SQLite file.
+    pub fn data_dir(&self) -> PathBuf {
+        let path = self
+            .store
+            .url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        Path::new(path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.pipeline
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Copenhagen)
+    }
+}
+
+/// The defaults as figment's base layer (secrets and Dinero's defaults included).
+#[derive(Serialize, Default)]
+struct Defaults {
+    http: HttpSettings,
+    store: StoreSettings,
+    security: SecurityDefaults,
+    pipeline: PipelineSettings,
+    log: LogSettings,
+}
+
+#[derive(Serialize)]
+struct SecurityDefaults {
+    encryption_key_id: &'static str,
+}
+
+impl Default for SecurityDefaults {
+    fn default() -> Self {
+        SecurityDefaults {
+            encryption_key_id: "k1",
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The store contract: tenants, the inbox of events, the per-order ledger, cached contacts
+//! and dead letters. `sqlite` implements it for the embedded default; PostgreSQL follows the
+//! same contract (issue 5).
+
+mod crypto;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::mapping::AccountMapping;
+use crate::domain::ErrorClass;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("tenant secrets: {0}")]
+    Secrets(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+}
+
+impl StoreError {
+    /// A store that cannot answer is worth retrying; unreadable data is not.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Database(_) | StoreError::Migration(_) => ErrorClass::Transient,
+            StoreError::Secrets(_) | StoreError::Corrupt(_) | StoreError::NotFound(_) => {
+                ErrorClass::Permanent
+            }
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How a tenant's orders are transferred.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Transfer every order as it arrives; off: only by manual transfer.
+    pub auto_transfer: bool,
+    /// Book with the shop's own invoice number.
+    pub lock_voucher_number: bool,
+    /// Book the invoice; off: leave it as a draft.
+    pub book: bool,
+    /// Register the payment (and gift cards) on the booked invoice.
+    pub register_payment: bool,
+    pub accounts: AccountMapping,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            auto_transfer: true,
+            lock_voucher_number: false,
+            book: true,
+            register_payment: false,
+            accounts: AccountMapping::default(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DineroCredentials {
+    ApiKey { api_key: String },
+    VismaConnect { refresh_token: String },
+}
+
+/// Write-only secrets of a tenant; encrypted at rest, never shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSecrets {
+    pub dinero: DineroCredentials,
+    /// `whsec_...`; several while one is rotated.
+    pub webhook_secrets: Vec<String>,
+}
+
+impl fmt::Debug for TenantSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TenantSecrets([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub organization_id: i64,
+    pub settings: TenantSettings,
+    /// VAT percent of each entry account in Dinero, read when the tenant was saved.
+    pub account_vat: BTreeMap<i32, Decimal>,
+    pub secrets: TenantSecrets,
+    pub paused: Option<Pause>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Waiting for its lane (held while the tenant is paused).
+    Pending,
+    Done,
+    /// Dead-lettered.
+    Dead,
+    /// An operator resolved its dead letter by hand.
+    Resolved,
+    /// Same order, same content as an earlier event.
+    Duplicate,
+    /// Same order, different content: the first event wins, this one is kept for review.
+    Conflict,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Done => "done",
+            EventStatus::Dead => "dead",
+            EventStatus::Resolved => "resolved",
+            EventStatus::Duplicate => "duplicate",
+            EventStatus::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "pending" => EventStatus::Pending,
+            "done" => EventStatus::Done,
+            "dead" => EventStatus::Dead,
+            "resolved" => EventStatus::Resolved,
+            "duplicate" => EventStatus::Duplicate,
+            "conflict" => EventStatus::Conflict,
+            other => return Err(StoreError::Corrupt(format!("event status '{other}'"))),
+        })
+    }
+}
+
+pub struct NewEvent {
+    pub tenant_id: String,
+    pub event_id: String,
+    pub order_id: String,
+    pub payload: String,
+    /// Hash of the order data, to tell a resend from a changed order.
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    New {
+        seq: i64,
+    },
+    /// This event id was accepted before.
+    DuplicateEvent {
+        seq: i64,
+    },
+    /// Another event carried the same order with the same content.
+    DuplicateOrder {
+        seq: i64,
+    },
+    /// Another event carried the same order with different content; the first wins.
+    Conflict {
+        seq: i64,
+        first_seq: i64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub order_id: String,
+    pub payload: String,
+    pub status: EventStatus,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Where an order stands in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Received,
+    Contact,
+    InvoiceCreated,
+    Booked,
+    Paid,
+    Done,
+    Failed,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Received => "received",
+            Step::Contact => "contact",
+            Step::InvoiceCreated => "invoice_created",
+            Step::Booked => "booked",
+            Step::Paid => "paid",
+            Step::Done => "done",
+            Step::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "received" => Step::Received,
+            "contact" => Step::Contact,
+            "invoice_created" => Step::InvoiceCreated,
+            "booked" => Step::Booked,
+            "paid" => Step::Paid,
+            "done" => Step::Done,
+            "failed" => Step::Failed,
+            other => return Err(StoreError::Corrupt(format!("ledger step '{other}'"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRecord {
+    pub tenant_id: String,
+    pub order_id: String,
+    pub event_seq: i64,
+    pub step: Step,
+    /// A Dinero write sent whose answer was not recorded: look it up before sending again.
+    pub in_flight: Option<String>,
+    pub contact_guid: Option<Uuid>,
+    pub invoice_guid: Option<Uuid>,
+    pub invoice_version: Option<String>,
+    pub invoice_number: Option<i64>,
+    pub payments_done: u32,
+    pub attempts: u32,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderRecord {
+    pub fn new(tenant_id: &str, order_id: &str, event_seq: i64) -> Self {
+        let now = Utc::now();
+        OrderRecord {
+            tenant_id: tenant_id.into(),
+            order_id: order_id.into(),
+            event_seq,
+            step: Step::Received,
+            in_flight: None,
+            contact_guid: None,
+            invoice_guid: None,
+            invoice_version: None,
+            invoice_number: None,
+            payments_done: 0,
+            attempts: 0,
+            error_class: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterStatus {
+    Open,
+    Retrying,
+    Resolved,
+    Replayed,
+}
+
+impl DeadLetterStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterStatus::Open => "open",
+            DeadLetterStatus::Retrying => "retrying",
+            DeadLetterStatus::Resolved => "resolved",
+            DeadLetterStatus::Replayed => "replayed",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "open" => DeadLetterStatus::Open,
+            "retrying" => DeadLetterStatus::Retrying,
+            "resolved" => DeadLetterStatus::Resolved,
+            "replayed" => DeadLetterStatus::Replayed,
+            other => return Err(StoreError::Corrupt(format!("dead-letter status '{other}'"))),
+        })
+    }
+}
+
+pub struct NewDeadLetter {
+    pub tenant_id: String,
+    pub event_seq: i64,
+    pub order_id: String,
+    pub error_class: ErrorClass,
+    pub error_code: Option<String>,
+    pub message: String,
+    pub attempts: u32,
+    pub first_failed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub tenant_id: String,
+    pub event_seq: i64,
+    pub order_id: String,
+    pub error_class: String,
+    pub error_code: Option<String>,
+    pub message: String,
+    pub attempts: u32,
+    pub first_failed_at: DateTime<Utc>,
+    pub last_failed_at: DateTime<Utc>,
+    pub status: DeadLetterStatus,
+    pub resolution: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the service keeps. Implementations must make each method atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Pause with a reason, or (None) lift the pause.
+    async fn set_pause(&self, tenant: &str, reason: Option<&str>) -> StoreResult<()>;
+
+    /// Write an event to the inbox, recognising duplicates by event id and by order id.
+    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted>;
+    /// The oldest event of the tenant still waiting for its lane.
+    async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>>;
+    async fn pending_event_for_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<StoredEvent>>;
+    async fn events_for_order(&self, tenant: &str, order_id: &str)
+        -> StoreResult<Vec<StoredEvent>>;
+    async fn set_event_status(&self, seq: i64, status: EventStatus) -> StoreResult<()>;
+    async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>>;
+    async fn count_pending(&self, tenant: &str) -> StoreResult<i64>;
+
+    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>>;
+    /// Upsert the ledger row and, with a step name, append to its history.
+    async fn save_order(
+        &self,
+        order: &OrderRecord,
+        history: Option<(&str, Option<String>)>,
+    ) -> StoreResult<()>;
+    async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>>;
+    async fn orders(
+        &self,
+        tenant: &str,
+        step: Option<Step>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrderRecord>>;
+
+    async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>>;
+    async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()>;
+
+    /// Dead-letter the event and pause its tenant, together or not at all.
+    async fn dead_letter_and_pause(
+        &self,
+        letter: NewDeadLetter,
+        pause_reason: &str,
+    ) -> StoreResult<i64>;
+    async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>>;
+    async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>>;
+    /// Queue an open dead letter's event again (status `retrying`).
+    async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool>;
+    /// Close a dead letter by hand; its event is skipped, the reason kept for audit.
+    async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool>;
+    /// Lift the pause and queue every open dead letter again, in their original order.
+    async fn resume(&self, tenant: &str) -> StoreResult<u64>;
+    /// A retried event went through: its dead letter is `replayed`.
+    async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()>;
+}

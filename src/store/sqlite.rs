@@ -1,0 +1,574 @@
+//! The store on SQLite (WAL, one file): the embedded default.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
+
+use super::*;
+use crate::config::EncryptionKeys;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    keys: EncryptionKeys,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339()
+}
+
+fn time(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("timestamp '{text}'")))
+}
+
+fn guid(text: Option<String>) -> StoreResult<Option<Uuid>> {
+    text.map(|t| Uuid::parse_str(&t).map_err(|_| StoreError::Corrupt(format!("guid '{t}'"))))
+        .transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl SqliteStore {
+    /// Open (creating the file and its folder) and migrate.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        keys: EncryptionKeys,
+    ) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool, keys })
+    }
+
+    fn tenant_from(&self, row: &SqliteRow) -> StoreResult<Tenant> {
+        let sealed: Vec<u8> = row.get("secrets");
+        let key_id: String = row.get("secrets_key_id");
+        let secrets = crypto::open(&self.keys, &key_id, &sealed)?;
+        let paused_at: Option<String> = row.get("paused_at");
+        let reason: Option<String> = row.get("pause_reason");
+        let paused = match (reason, paused_at) {
+            (Some(reason), Some(at)) => Some(Pause {
+                reason,
+                at: time(&at)?,
+            }),
+            _ => None,
+        };
+        Ok(Tenant {
+            id: row.get("id"),
+            organization_id: row.get("organization_id"),
+            settings: json("tenant settings", row.get("settings"))?,
+            account_vat: json("account VAT", row.get("account_vat"))?,
+            secrets: serde_json::from_slice(&secrets)
+                .map_err(|e| StoreError::Secrets(e.to_string()))?,
+            paused,
+            created_at: time(row.get("created_at"))?,
+            updated_at: time(row.get("updated_at"))?,
+        })
+    }
+}
+
+fn event_from(row: &SqliteRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get("seq"),
+        tenant_id: row.get("tenant_id"),
+        event_id: row.get("event_id"),
+        order_id: row.get("order_id"),
+        payload: row.get("payload"),
+        status: EventStatus::parse(row.get("status"))?,
+        received_at: time(row.get("received_at"))?,
+    })
+}
+
+fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
+    Ok(OrderRecord {
+        tenant_id: row.get("tenant_id"),
+        order_id: row.get("order_id"),
+        event_seq: row.get("event_seq"),
+        step: Step::parse(row.get("step"))?,
+        in_flight: row.get("in_flight"),
+        contact_guid: guid(row.get("contact_guid"))?,
+        invoice_guid: guid(row.get("invoice_guid"))?,
+        invoice_version: row.get("invoice_version"),
+        invoice_number: row.get("invoice_number"),
+        payments_done: row.get::<i64, _>("payments_done") as u32,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        error_class: row.get("error_class"),
+        error: row.get("error"),
+        created_at: time(row.get("created_at"))?,
+        updated_at: time(row.get("updated_at"))?,
+    })
+}
+
+fn dead_letter_from(row: &SqliteRow) -> StoreResult<DeadLetter> {
+    let resolved_at: Option<String> = row.get("resolved_at");
+    Ok(DeadLetter {
+        id: row.get("id"),
+        tenant_id: row.get("tenant_id"),
+        event_seq: row.get("event_seq"),
+        order_id: row.get("order_id"),
+        error_class: row.get("error_class"),
+        error_code: row.get("error_code"),
+        message: row.get("message"),
+        attempts: row.get::<i64, _>("attempts") as u32,
+        first_failed_at: time(row.get("first_failed_at"))?,
+        last_failed_at: time(row.get("last_failed_at"))?,
+        status: DeadLetterStatus::parse(row.get("status"))?,
+        resolution: row.get("resolution"),
+        resolved_at: resolved_at.as_deref().map(time).transpose()?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
+        let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
+        sqlx::query(
+            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
+                                  pause_reason, paused_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
+                settings = excluded.settings, account_vat = excluded.account_vat,
+                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&tenant.id)
+        .bind(tenant.organization_id)
+        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
+        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
+        .bind(sealed)
+        .bind(key_id)
+        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
+        .bind(tenant.paused.as_ref().map(|p| p.at.to_rfc3339()))
+        .bind(tenant.created_at.to_rfc3339())
+        .bind(tenant.updated_at.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|row| self.tenant_from(row)).transpose()
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT * FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| self.tenant_from(row)).collect()
+    }
+
+    async fn set_pause(&self, tenant: &str, reason: Option<&str>) -> StoreResult<()> {
+        let at = reason.map(|_| now());
+        // A tenant already paused keeps its first reason: that is what stopped it.
+        sqlx::query(
+            "UPDATE tenants SET pause_reason = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(pause_reason, ?) END,
+                                paused_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(paused_at, ?) END
+             WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(reason)
+        .bind(reason)
+        .bind(at)
+        .bind(tenant)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = ? AND event_id = ?")
+                .bind(&event.tenant_id)
+                .bind(&event.event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(seq) = existing {
+            return Ok(Accepted::DuplicateEvent { seq });
+        }
+        let first: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, content_hash FROM events WHERE tenant_id = ? AND order_id = ?
+               AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
+        )
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let status = match &first {
+            None => EventStatus::Pending,
+            Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+            Some(_) => EventStatus::Conflict,
+        };
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(&event.tenant_id)
+        .bind(&event.event_id)
+        .bind(&event.order_id)
+        .bind(&event.payload)
+        .bind(&event.content_hash)
+        .bind(status.as_str())
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match (status, first) {
+            (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
+            (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+            _ => Accepted::New { seq },
+        })
+    }
+
+    async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = ? AND status = 'pending' ORDER BY seq LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn pending_event_for_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = ? AND order_id = ? AND status IN ('pending', 'dead')
+             ORDER BY seq LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn events_for_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let rows =
+            sqlx::query("SELECT * FROM events WHERE tenant_id = ? AND order_id = ? ORDER BY seq")
+                .bind(tenant)
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn set_event_status(&self, seq: i64, status: EventStatus) -> StoreResult<()> {
+        sqlx::query("UPDATE events SET status = ? WHERE seq = ?")
+            .bind(status.as_str())
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events WHERE status = 'pending'")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn count_pending(&self, tenant: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND status = 'pending'",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = 'invoice'",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(order_from).transpose()
+    }
+
+    async fn save_order(
+        &self,
+        order: &OrderRecord,
+        history: Option<(&str, Option<String>)>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, contact_guid,
+                                 invoice_guid, invoice_version, invoice_number, payments_done, attempts,
+                                 error_class, error, created_at, updated_at)
+             VALUES (?, ?, 'invoice', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
+                step = excluded.step, in_flight = excluded.in_flight, contact_guid = excluded.contact_guid,
+                invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
+                invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
+                attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&order.tenant_id)
+        .bind(&order.order_id)
+        .bind(order.event_seq)
+        .bind(order.step.as_str())
+        .bind(&order.in_flight)
+        .bind(order.contact_guid.map(|g| g.to_string()))
+        .bind(order.invoice_guid.map(|g| g.to_string()))
+        .bind(&order.invoice_version)
+        .bind(order.invoice_number)
+        .bind(i64::from(order.payments_done))
+        .bind(i64::from(order.attempts))
+        .bind(&order.error_class)
+        .bind(&order.error)
+        .bind(order.created_at.to_rfc3339())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if let Some((step, detail)) = history {
+            sqlx::query("INSERT INTO order_history (tenant_id, order_id, at, step, detail) VALUES (?, ?, ?, ?, ?)")
+                .bind(&order.tenant_id)
+                .bind(&order.order_id)
+                .bind(now())
+                .bind(step)
+                .bind(detail)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
+        let rows = sqlx::query("SELECT at, step, detail FROM order_history WHERE tenant_id = ? AND order_id = ? ORDER BY id")
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryEntry {
+                    at: time(row.get("at"))?,
+                    step: row.get("step"),
+                    detail: row.get("detail"),
+                })
+            })
+            .collect()
+    }
+
+    async fn orders(
+        &self,
+        tenant: &str,
+        step: Option<Step>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrderRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = ? AND (? IS NULL OR step = ?) ORDER BY event_seq LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(step.map(Step::as_str))
+        .bind(step.map(Step::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from).collect()
+    }
+
+    async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT contact_guid FROM contacts WHERE tenant_id = ? AND contact_key = ?",
+        )
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        guid(text)
+    }
+
+    async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES (?, ?, ?)
+             ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.contact_guid",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(guid.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn dead_letter_and_pause(
+        &self,
+        letter: NewDeadLetter,
+        pause_reason: &str,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message, attempts,
+                                       first_failed_at, last_failed_at, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') RETURNING id",
+        )
+        .bind(&letter.tenant_id)
+        .bind(letter.event_seq)
+        .bind(&letter.order_id)
+        .bind(letter.error_class.as_str())
+        .bind(&letter.error_code)
+        .bind(&letter.message)
+        .bind(i64::from(letter.attempts))
+        .bind(letter.first_failed_at.to_rfc3339())
+        .bind(&at)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE events SET status = 'dead' WHERE seq = ?")
+            .bind(letter.event_seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE tenants SET pause_reason = COALESCE(pause_reason, ?), paused_at = COALESCE(paused_at, ?) WHERE id = ?",
+        )
+        .bind(pause_reason)
+        .bind(&at)
+        .bind(&letter.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>> {
+        let rows = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = ? ORDER BY id")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(dead_letter_from).collect()
+    }
+
+    async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>> {
+        let row = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(dead_letter_from).transpose()
+    }
+
+    async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE dead_letters SET status = 'retrying' WHERE tenant_id = ? AND id = ? AND status = 'open' RETURNING event_seq",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(seq) = seq {
+            sqlx::query("UPDATE events SET status = 'pending' WHERE seq = ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(seq.is_some())
+    }
+
+    async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE dead_letters SET status = 'resolved', resolution = ?, resolved_at = ?
+             WHERE tenant_id = ? AND id = ? AND status IN ('open', 'retrying') RETURNING event_seq",
+        )
+        .bind(reason)
+        .bind(now())
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(seq) = seq {
+            sqlx::query("UPDATE events SET status = 'resolved' WHERE seq = ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(seq.is_some())
+    }
+
+    async fn resume(&self, tenant: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let queued = sqlx::query(
+            "UPDATE events SET status = 'pending' WHERE seq IN
+               (SELECT event_seq FROM dead_letters WHERE tenant_id = ? AND status = 'open')",
+        )
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE dead_letters SET status = 'retrying' WHERE tenant_id = ? AND status = 'open'",
+        )
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = ?")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status = 'retrying'")
+            .bind(event_seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
