@@ -6,4 +6,5 @@
 pub mod config;
 pub mod dinero;
 pub mod domain;
+pub mod pipeline;
 pub mod store;

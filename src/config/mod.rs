@@ -37,10 +37,9 @@ pub struct Settings {
 pub struct HttpSettings {
     /// Where the webhook, admin API, health and metrics listen.
     pub listen: SocketAddr,
-    /// Largest accepted webhook or admin body.
+    /// Largest accepted webhook or admin body. (Webhook timestamps are accepted within the
+    /// Standard Webhooks tolerance of 5 minutes, as its reference library enforces.)
     pub max_body_bytes: usize,
-    /// Allowed clock difference for webhook timestamps (Standard Webhooks: 5 minutes).
-    pub webhook_tolerance_secs: u64,
 }
 
 impl Default for HttpSettings {
@@ -48,7 +47,6 @@ impl Default for HttpSettings {
         HttpSettings {
             listen: "127.0.0.1:8080".parse().expect("valid default"),
             max_body_bytes: 256 * 1024,
-            webhook_tolerance_secs: 300,
         }
     }
 }

@@ -399,6 +399,6 @@ pub trait Store: Send + Sync + 'static {
     async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool>;
     /// Lift the pause and queue every open dead letter again, in their original order.
     async fn resume(&self, tenant: &str) -> StoreResult<u64>;
-    /// A retried event went through: its dead letter is `replayed`.
+    /// A dead-lettered event went through after all (resume, retry or manual transfer).
     async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()>;
 }

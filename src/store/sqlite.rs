@@ -565,7 +565,7 @@ impl Store for SqliteStore {
     }
 
     async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status = 'retrying'")
+        sqlx::query("UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status IN ('open', 'retrying')")
             .bind(event_seq)
             .execute(&self.pool)
             .await?;

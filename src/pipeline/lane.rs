@@ -1,0 +1,365 @@
+//! One lane per tenant: its events, strictly in order, one at a time. A paused tenant's lane
+//! holds its events (they stay `pending` in the inbox) while other lanes go on. Manual
+//! transfers go through the lane too, so they never race the automatic ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::backoff;
+use super::error::TransferError;
+use super::transfer::{Context, Overrides};
+use super::Shared;
+use crate::dinero::{Credentials, OrganizationClient, RefreshTokenSink};
+use crate::domain::ErrorClass;
+use crate::store::{
+    DineroCredentials, EventStatus, NewDeadLetter, OrderRecord, StoredEvent, Tenant,
+};
+
+pub enum Command {
+    /// New events, a resume, or changed settings: look at the inbox again.
+    Wake,
+    /// Transfer one order now, even while paused.
+    Transfer {
+        order_id: String,
+        overrides: Overrides,
+        reply: oneshot::Sender<Result<OrderRecord, String>>,
+    },
+}
+
+pub struct Lane {
+    tenant_id: String,
+    shared: Arc<Shared>,
+    commands: mpsc::Receiver<Command>,
+    stop: watch::Receiver<bool>,
+    client: Option<(chrono::DateTime<chrono::Utc>, OrganizationClient)>,
+}
+
+/// Persists a rotated Visma Connect refresh token into the tenant's encrypted secrets.
+struct PersistRotation {
+    shared: Arc<Shared>,
+    tenant: String,
+}
+
+impl RefreshTokenSink for PersistRotation {
+    fn rotated(&self, _organization: i64, refresh_token: &secrecy::SecretString) {
+        use secrecy::ExposeSecret;
+        let (shared, tenant, token) = (
+            self.shared.clone(),
+            self.tenant.clone(),
+            refresh_token.expose_secret().to_owned(),
+        );
+        tokio::spawn(async move {
+            match shared.store.tenant(&tenant).await {
+                Ok(Some(mut record)) => {
+                    record.secrets.dinero = DineroCredentials::VismaConnect {
+                        refresh_token: token,
+                    };
+                    if let Err(error) = shared.store.put_tenant(&record).await {
+                        tracing::error!(%tenant, %error, "could not persist the rotated refresh token");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%tenant, %error, "could not persist the rotated refresh token")
+                }
+            }
+        });
+    }
+}
+
+impl Lane {
+    pub fn new(
+        tenant_id: String,
+        shared: Arc<Shared>,
+        commands: mpsc::Receiver<Command>,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Lane {
+            tenant_id,
+            shared,
+            commands,
+            stop,
+            client: None,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// The Dinero client for the tenant, rebuilt when its record changed.
+    fn client(&mut self, tenant: &Tenant) -> OrganizationClient {
+        if let Some((version, client)) = &self.client {
+            if *version == tenant.updated_at {
+                return client.clone();
+            }
+            self.shared.dinero.forget_token(tenant.organization_id);
+        }
+        let credentials = match &tenant.secrets.dinero {
+            DineroCredentials::ApiKey { api_key } => Credentials::api_key(api_key.clone()),
+            DineroCredentials::VismaConnect { refresh_token } => Credentials::visma_connect(
+                refresh_token.clone(),
+                Some(Arc::new(PersistRotation {
+                    shared: self.shared.clone(),
+                    tenant: tenant.id.clone(),
+                })),
+            ),
+        };
+        let client = self
+            .shared
+            .dinero
+            .organization(tenant.organization_id, credentials);
+        self.client = Some((tenant.updated_at, client.clone()));
+        client
+    }
+
+    pub async fn run(mut self) {
+        tracing::debug!(tenant = %self.tenant_id, "lane started");
+        loop {
+            if self.stopping() {
+                break;
+            }
+            while let Ok(command) = self.commands.try_recv() {
+                self.handle(command).await;
+            }
+            match self.next_automatic().await {
+                Ok(Some(event)) => {
+                    self.process(event, Overrides::default()).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(tenant = %self.tenant_id, %error, "lane cannot read its inbox; retrying");
+                    self.sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::debug!(tenant = %self.tenant_id, "lane stopped");
+    }
+
+    /// The next event to transfer automatically, if the tenant is live.
+    async fn next_automatic(&self) -> Result<Option<StoredEvent>, TransferError> {
+        let Some(tenant) = self.shared.store.tenant(&self.tenant_id).await? else {
+            return Ok(None);
+        };
+        if tenant.paused.is_some() || !tenant.settings.auto_transfer {
+            return Ok(None);
+        }
+        Ok(self
+            .shared
+            .store
+            .next_pending_event(&self.tenant_id)
+            .await?)
+    }
+
+    async fn handle(&mut self, command: Command) {
+        let Command::Transfer {
+            order_id,
+            overrides,
+            reply,
+        } = command
+        else {
+            return;
+        };
+        let shared = self.shared.clone();
+        let tenant = self.tenant_id.clone();
+        let result = async {
+            let store = &shared.store;
+            let event = store
+                .pending_event_for_order(&tenant, &order_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(event) = event else {
+                // Nothing waiting: already transferred (or never received).
+                return match store
+                    .order(&tenant, &order_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(record) => Ok(record),
+                    None => Err(format!("order {order_id} has not been received")),
+                };
+            };
+            self.process(event, overrides).await;
+            store
+                .order(&tenant, &order_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("order {order_id} was not transferred"))
+        }
+        .await;
+        let _ = reply.send(result);
+    }
+
+    async fn sleep(&mut self, duration: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    /// Transfer one event with retries; on a final failure, dead-letter or pause.
+    async fn process(&mut self, event: StoredEvent, overrides: Overrides) {
+        let first_failed_at = chrono::Utc::now();
+        let mut attempts: u32 = 0;
+        loop {
+            let tenant = match self.shared.store.tenant(&self.tenant_id).await {
+                Ok(Some(tenant)) => tenant,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(tenant = %self.tenant_id, %error, "cannot read the tenant");
+                    self.sleep(Duration::from_secs(1)).await;
+                    if self.stopping() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let client = self.client(&tenant);
+            let context = Context {
+                store: self.shared.store.as_ref(),
+                dinero: &client,
+                tenant: &tenant,
+                time_zone: self.shared.time_zone,
+                tolerance: self.shared.settings.totals_tolerance,
+            };
+            let error = match context.transfer(&event, overrides).await {
+                Ok(record) => {
+                    self.finished(&event, &record).await;
+                    return;
+                }
+                Err(error) => error,
+            };
+            let class = error.class();
+            if class != ErrorClass::Throttled {
+                attempts += 1;
+            }
+            self.record_error(&event, &error, attempts).await;
+            if self.stopping() {
+                return;
+            }
+            match class {
+                ErrorClass::Throttled => self.sleep(Duration::from_secs(5)).await,
+                ErrorClass::Transient if attempts < self.shared.settings.max_attempts => {
+                    let delay = backoff::delay(
+                        attempts - 1,
+                        self.shared.settings.backoff_initial_ms,
+                        self.shared.settings.backoff_max_ms,
+                    );
+                    tracing::info!(tenant = %self.tenant_id, order = %event.order_id, attempts, ?delay, %error, "transient failure; retrying");
+                    self.sleep(delay).await;
+                }
+                ErrorClass::TenantState => {
+                    let reason = format!("Dinero: {error}");
+                    tracing::warn!(tenant = %self.tenant_id, %reason, "pausing tenant; its events are held");
+                    if let Err(e) = self
+                        .shared
+                        .store
+                        .set_pause(&self.tenant_id, Some(&reason))
+                        .await
+                    {
+                        tracing::error!(tenant = %self.tenant_id, error = %e, "could not pause");
+                    }
+                    self.shared.metrics_hook(&self.tenant_id, "paused");
+                    return;
+                }
+                _ => {
+                    self.dead_letter(&event, &error, attempts, first_failed_at)
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn finished(&self, event: &StoredEvent, record: &OrderRecord) {
+        let store = &self.shared.store;
+        let result = async {
+            store.set_event_status(event.seq, EventStatus::Done).await?;
+            store.mark_replayed(event.seq).await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(tenant = %self.tenant_id, %error, "could not mark the event done; it will be checked again");
+        }
+        tracing::info!(tenant = %self.tenant_id, order = %event.order_id, number = ?record.invoice_number, "order transferred");
+    }
+
+    async fn record_error(&self, event: &StoredEvent, error: &TransferError, attempts: u32) {
+        let Ok(Some(mut record)) = self
+            .shared
+            .store
+            .order(&self.tenant_id, &event.order_id)
+            .await
+        else {
+            return;
+        };
+        record.attempts = attempts;
+        record.error = Some(error.to_string());
+        record.error_class = Some(error.class().as_str().to_owned());
+        let _ = self
+            .shared
+            .store
+            .save_order(&record, Some(("error", Some(error.to_string()))))
+            .await;
+    }
+
+    async fn dead_letter(
+        &self,
+        event: &StoredEvent,
+        error: &TransferError,
+        attempts: u32,
+        first_failed_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let message = error.to_string();
+        let letter = NewDeadLetter {
+            tenant_id: self.tenant_id.clone(),
+            event_seq: event.seq,
+            order_id: event.order_id.clone(),
+            error_class: error.class(),
+            error_code: error.code(),
+            message: message.clone(),
+            attempts,
+            first_failed_at,
+        };
+        let reason = format!(
+            "order {} could not be transferred: {message}",
+            event.order_id
+        );
+        tracing::warn!(tenant = %self.tenant_id, order = %event.order_id, %message, "dead-lettered; tenant paused");
+        if let Ok(Some(mut record)) = self
+            .shared
+            .store
+            .order(&self.tenant_id, &event.order_id)
+            .await
+        {
+            record.step = crate::store::Step::Failed;
+            let _ = self
+                .shared
+                .store
+                .save_order(&record, Some(("failed", Some(message.clone()))))
+                .await;
+        }
+        if let Err(error) = self
+            .shared
+            .store
+            .dead_letter_and_pause(letter, &reason)
+            .await
+        {
+            tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending");
+        }
+        self.shared.metrics_hook(&self.tenant_id, "dead_letter");
+    }
+}

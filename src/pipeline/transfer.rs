@@ -1,0 +1,343 @@
+//! One order through Dinero, step by step: contact → invoice → book → payments. The ledger is
+//! written before each Dinero write (`in_flight`) and after it, so a restart resumes from the
+//! last recorded step and looks a possibly-made object up before making it again.
+
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::documents;
+use super::error::TransferError;
+use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
+use crate::domain::mapping::{self, ContactKey, MappingSettings, TransferPlan};
+use crate::domain::order::OrderEvent;
+use crate::store::{OrderRecord, Step, Store, StoredEvent, Tenant};
+
+/// Per-call changes to the tenant's settings (manual transfer).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// E.g. `false`: transfer without the shop's invoice number after a number collision.
+    pub lock_voucher_number: Option<bool>,
+}
+
+pub struct Context<'a> {
+    pub store: &'a dyn Store,
+    pub dinero: &'a OrganizationClient,
+    pub tenant: &'a Tenant,
+    pub time_zone: Tz,
+    pub tolerance: Decimal,
+}
+
+const CREATE_INVOICE: &str = "create_invoice";
+const BOOK: &str = "book";
+
+fn payment_marker(index: u32) -> String {
+    format!("payment:{index}")
+}
+
+impl Context<'_> {
+    async fn save(
+        &self,
+        record: &mut OrderRecord,
+        step: Option<Step>,
+        detail: Option<String>,
+    ) -> Result<(), TransferError> {
+        if let Some(step) = step {
+            record.step = step;
+        }
+        let history = step.map(|s| (s.as_str(), detail));
+        self.store.save_order(record, history).await?;
+        Ok(())
+    }
+
+    pub fn plan(
+        &self,
+        event: &OrderEvent,
+        overrides: Overrides,
+    ) -> Result<TransferPlan, TransferError> {
+        let settings = &self.tenant.settings;
+        let mapping_settings = MappingSettings {
+            accounts: &settings.accounts,
+            account_vat: &self.tenant.account_vat,
+            register_payment: settings.register_payment && settings.book,
+            lock_voucher_number: overrides
+                .lock_voucher_number
+                .unwrap_or(settings.lock_voucher_number),
+            time_zone: self.time_zone,
+            tolerance: self.tolerance,
+        };
+        Ok(mapping::plan(&self.tenant.id, event, &mapping_settings)?)
+    }
+
+    /// Run the order from wherever its ledger row stands to `done`.
+    pub async fn transfer(
+        &self,
+        stored: &StoredEvent,
+        overrides: Overrides,
+    ) -> Result<OrderRecord, TransferError> {
+        let event: OrderEvent = serde_json::from_str(&stored.payload)
+            .map_err(|e| TransferError::Payload(e.to_string()))?;
+        let mut record = match self.store.order(&self.tenant.id, &stored.order_id).await? {
+            Some(record) => record,
+            None => {
+                let mut record = OrderRecord::new(&self.tenant.id, &stored.order_id, stored.seq);
+                self.save(
+                    &mut record,
+                    Some(Step::Received),
+                    Some(format!("event {}", stored.event_id)),
+                )
+                .await?;
+                record
+            }
+        };
+        if record.step == Step::Done {
+            return Ok(record);
+        }
+        let plan = self.plan(&event, overrides)?;
+        let contact = match record.contact_guid {
+            Some(guid) => guid,
+            None => {
+                let guid = self.contact(&plan).await?;
+                record.contact_guid = Some(guid);
+                self.save(&mut record, Some(Step::Contact), Some(guid.to_string()))
+                    .await?;
+                guid
+            }
+        };
+        if record.invoice_guid.is_none() {
+            self.create_invoice(&mut record, &plan, contact).await?;
+        }
+        if self.tenant.settings.book && record.invoice_number.is_none() {
+            self.book(&mut record, &plan).await?;
+        }
+        if self.tenant.settings.book {
+            self.payments(&mut record, &plan, &event).await?;
+        }
+        record.error = None;
+        record.error_class = None;
+        let detail = match record.invoice_number {
+            Some(number) => format!("invoice {number}"),
+            None => "left as a draft".to_owned(),
+        };
+        self.save(&mut record, Some(Step::Done), Some(detail))
+            .await?;
+        Ok(record)
+    }
+
+    /// The cache first (a known customer costs no call), then Dinero by reference, then by
+    /// e-mail or VAT number, and only then a new contact with a deterministic guid.
+    async fn contact(&self, plan: &TransferPlan) -> Result<Uuid, TransferError> {
+        let draft = &plan.contact;
+        let key = match &draft.key {
+            ContactKey::Email(email) => format!("email:{email}"),
+            ContactKey::VatNumber(vat) => format!("vat:{vat}"),
+            ContactKey::ShopCustomer(_) => format!("ref:{}", draft.external_reference),
+        };
+        let tenant = &self.tenant.id;
+        if let Some(guid) = self.store.contact(tenant, &key).await? {
+            return Ok(guid);
+        }
+        let mut found = self
+            .dinero
+            .find_contact_by_external_reference(&draft.external_reference)
+            .await?;
+        if found.is_none() {
+            found = match &draft.key {
+                ContactKey::Email(email) => self.dinero.find_contact_by_email(email).await?,
+                ContactKey::VatNumber(vat) => self.dinero.find_contact_by_vat_number(vat).await?,
+                ContactKey::ShopCustomer(_) => None,
+            };
+        }
+        let guid = match found {
+            Some(contact) => contact.guid,
+            None => {
+                self.dinero
+                    .create_contact(&documents::contact(draft))
+                    .await?
+            }
+        };
+        self.store.put_contact(tenant, &key, guid).await?;
+        Ok(guid)
+    }
+
+    async fn create_invoice(
+        &self,
+        record: &mut OrderRecord,
+        plan: &TransferPlan,
+        contact: Uuid,
+    ) -> Result<(), TransferError> {
+        let guid = plan.invoice.guid;
+        if record.in_flight.as_deref() == Some(CREATE_INVOICE) {
+            // An earlier create may have gone through without our hearing of it.
+            if let Some(invoice) = self.dinero.get_invoice(guid).await? {
+                record.invoice_guid = Some(guid);
+                record.invoice_version = Some(invoice.version.0);
+                record.invoice_number = invoice.number;
+                record.in_flight = None;
+                let detail = format!("{guid} (found after a lost answer)");
+                return self
+                    .save(record, Some(Step::InvoiceCreated), Some(detail))
+                    .await;
+            }
+        }
+        record.in_flight = Some(CREATE_INVOICE.into());
+        self.save(record, None, None).await?;
+        let created = self
+            .dinero
+            .create_invoice(&documents::invoice(&plan.invoice, contact))
+            .await?;
+        record.invoice_guid = Some(created.guid);
+        record.invoice_version = Some(created.version.0);
+        record.in_flight = None;
+        self.save(
+            record,
+            Some(Step::InvoiceCreated),
+            Some(created.guid.to_string()),
+        )
+        .await
+    }
+
+    async fn refresh_version(
+        &self,
+        record: &mut OrderRecord,
+        guid: Uuid,
+    ) -> Result<crate::dinero::Invoice, TransferError> {
+        let invoice = self
+            .dinero
+            .get_invoice(guid)
+            .await?
+            .ok_or(TransferError::Payload(format!(
+                "invoice {guid} disappeared from Dinero"
+            )))?;
+        record.invoice_version = Some(invoice.version.0.clone());
+        Ok(invoice)
+    }
+
+    async fn book(
+        &self,
+        record: &mut OrderRecord,
+        plan: &TransferPlan,
+    ) -> Result<(), TransferError> {
+        let guid = record.invoice_guid.expect("created before booking");
+        if record.in_flight.as_deref() == Some(BOOK) {
+            let invoice = self.refresh_version(record, guid).await?;
+            if invoice.status == InvoiceStatus::Booked {
+                return self
+                    .booked(record, invoice.number, "found booked after a lost answer")
+                    .await;
+            }
+        }
+        record.in_flight = Some(BOOK.into());
+        self.save(record, None, None).await?;
+        let version = crate::dinero::Version(record.invoice_version.clone().unwrap_or_default());
+        match self
+            .dinero
+            .book_invoice(guid, &version, plan.invoice.number)
+            .await
+        {
+            Ok(invoice) => {
+                record.invoice_version = Some(invoice.version.0);
+                self.booked(record, invoice.number, "booked").await
+            }
+            Err(DineroError::StaleTimestamp { operation, message }) => {
+                // Re-read: booked meanwhile means done; otherwise retry with the new version.
+                let invoice = self.refresh_version(record, guid).await?;
+                if invoice.status == InvoiceStatus::Booked {
+                    return self.booked(record, invoice.number, "found booked").await;
+                }
+                self.save(record, None, None).await?;
+                Err(DineroError::StaleTimestamp { operation, message }.into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn booked(
+        &self,
+        record: &mut OrderRecord,
+        number: Option<i64>,
+        how: &str,
+    ) -> Result<(), TransferError> {
+        record.invoice_number = number;
+        record.in_flight = None;
+        let detail = format!(
+            "{how}: number {}",
+            number.map(|n| n.to_string()).unwrap_or_default()
+        );
+        self.save(record, Some(Step::Booked), Some(detail)).await
+    }
+
+    async fn payments(
+        &self,
+        record: &mut OrderRecord,
+        plan: &TransferPlan,
+        event: &OrderEvent,
+    ) -> Result<(), TransferError> {
+        let guid = record.invoice_guid.expect("created before payments");
+        let currency = &event.data.currency;
+        while let Some(payment) = plan.payments.get(record.payments_done as usize) {
+            let index = record.payments_done;
+            let Some(amount_dkk) = payment.amount_dkk else {
+                record.payments_done += 1;
+                let why = format!("payment {} skipped: the order carries no DKK amount for its {currency} payment", index + 1);
+                self.save(record, Some(Step::Paid), Some(why)).await?;
+                continue;
+            };
+            let marker = payment_marker(index);
+            if record.in_flight.as_deref() == Some(marker.as_str()) {
+                let existing = self.dinero.invoice_payments(guid).await?;
+                let reference = Some(payment.external_reference.clone());
+                if existing
+                    .payments
+                    .iter()
+                    .any(|p| p.external_reference == reference)
+                {
+                    self.refresh_version(record, guid).await?;
+                    record.payments_done += 1;
+                    record.in_flight = None;
+                    self.save(
+                        record,
+                        Some(Step::Paid),
+                        Some(format!("payment {} found after a lost answer", index + 1)),
+                    )
+                    .await?;
+                    continue;
+                }
+            }
+            record.in_flight = Some(marker);
+            self.save(record, None, None).await?;
+            let version =
+                crate::dinero::Version(record.invoice_version.clone().unwrap_or_default());
+            match self
+                .dinero
+                .create_payment(
+                    guid,
+                    &version,
+                    &documents::payment(payment, currency, amount_dkk),
+                )
+                .await
+            {
+                Ok(created) => {
+                    record.invoice_version = Some(created.invoice_version.0);
+                    record.payments_done += 1;
+                    record.in_flight = None;
+                    let detail = format!(
+                        "payment {} of {} {currency} to {}",
+                        index + 1,
+                        payment.amount,
+                        payment.deposit_account
+                    );
+                    self.save(record, Some(Step::Paid), Some(detail)).await?;
+                }
+                Err(error @ DineroError::StaleTimestamp { .. }) => {
+                    self.refresh_version(record, guid).await?;
+                    self.save(record, None, None).await?;
+                    return Err(error.into());
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
