@@ -3,8 +3,10 @@
 //! Layers point inward: `domain` is pure; adapters (`dinero`, `store`, `http`) and the
 //! `pipeline` that drives them depend on it, never the other way round.
 
+pub mod app;
 pub mod config;
 pub mod dinero;
 pub mod domain;
+pub mod http;
 pub mod pipeline;
 pub mod store;

@@ -1,21 +1,35 @@
 //! `dinero-bridge` binary: thin on purpose; everything lives in the library.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+use dinero_bridge::app::Application;
+use dinero_bridge::config::{LogFormat, Settings};
 use dinero_bridge::dinero::{Credentials, DineroClient, DineroConfig};
 
 #[derive(Parser)]
 #[command(
     name = "dinero-bridge",
     version,
-    about = "Turns completed webshop orders into booked invoices in Dinero"
+    about = "Turns completed webshop orders into booked invoices in Dinero",
+    long_about = "Turns completed webshop orders into booked invoices in Dinero.\n\n\
+Without a command it runs `serve`: embedded defaults (SQLite under ./data, HTTP on \
+127.0.0.1:8080). Settings come from the TOML file given with --config (every key is \
+documented in config/dinero-bridge.toml), overridden by DINERO_BRIDGE__SECTION__KEY \
+environment variables (e.g. DINERO_BRIDGE__HTTP__LISTEN=0.0.0.0:8080)."
 )]
 struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short, global = true, env = "DINERO_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: webhook intake, tenant lanes, admin API, health (the default).
+    Serve,
     /// Check Dinero credentials: get a token, confirm the organization is reachable and has Pro,
     /// and list its sales accounts and deposit accounts (for the tenant's account mapping).
     CheckDinero {
@@ -47,13 +61,30 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            init_logging(settings.log.format, &settings.log.level);
+            let app = Application::build(settings).await?;
+            tracing::info!(addr = %app.addr(), "dinero-bridge listening");
+            let (stop, task) = app.spawn();
+            wait_for_signal().await;
+            stop.stop();
+            task.await??;
+            Ok(())
+        }
         Command::CheckDinero {
             organization,
             base_url,
@@ -61,6 +92,7 @@ async fn run() -> anyhow::Result<()> {
             client_secret,
             api_key,
         } => {
+            init_logging(LogFormat::Text, "warn");
             let config = match base_url {
                 Some(url) => DineroConfig::for_simulator(&url, &client_id, &client_secret),
                 None => DineroConfig {
@@ -86,4 +118,19 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

@@ -366,6 +366,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_event_status(&self, seq: i64, status: EventStatus) -> StoreResult<()>;
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>>;
     async fn count_pending(&self, tenant: &str) -> StoreResult<i64>;
+    /// The first event of each order (not duplicates or conflicts), oldest first.
+    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>>;
 
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>>;
     /// Upsert the ledger row and, with a step name, append to its history.

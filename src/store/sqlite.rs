@@ -324,6 +324,17 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = ? AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from).collect()
+    }
+
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
         let row = sqlx::query(
             "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = 'invoice'",

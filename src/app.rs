@@ -1,0 +1,135 @@
+//! `Application::build(settings)`: opens the store, builds the Dinero client and pipeline,
+//! binds the port (0 in tests) and serves until stopped, the way the binary and the tests
+//! both start it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{ConfigError, Settings};
+use crate::dinero::DineroClient;
+use crate::http::{self, AppState};
+use crate::pipeline::{Pipeline, Shared};
+use crate::store::{SqliteStore, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: Arc<AppState>,
+}
+
+/// Stops a running application (graceful, like SIGTERM).
+#[derive(Clone)]
+pub struct StopHandle(watch::Sender<bool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let keys = settings.encryption_keys()?;
+        let admin_tokens = settings.admin_tokens()?;
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::connect(&settings.store.url, settings.store.max_connections, keys).await?,
+        );
+        let dinero = DineroClient::new(settings.dinero.clone())?;
+        let pipeline = Pipeline::new(Shared {
+            store: store.clone(),
+            dinero: dinero.clone(),
+            settings: settings.pipeline.clone(),
+            time_zone: settings.time_zone(),
+        });
+        let addr = settings.http.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let state = Arc::new(AppState {
+            settings,
+            store,
+            dinero,
+            pipeline,
+            admin_tokens,
+            accepting: std::sync::atomic::AtomicBool::new(true),
+        });
+        Ok(Application {
+            listener,
+            addr,
+            state,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serve until `stop` fires: stop intake, let lanes finish their Dinero calls (bounded by
+    /// `pipeline.shutdown_grace_secs`), then return with the ledger consistent.
+    pub async fn run_until_stopped(self, stop: watch::Receiver<bool>) -> std::io::Result<()> {
+        let Application {
+            listener, state, ..
+        } = self;
+        match state.pipeline.start().await {
+            Ok(count) if count > 0 => {
+                tracing::info!(tenants = count, "resuming lanes with waiting events")
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "cannot read the inbox at start; lanes start as events arrive")
+            }
+        }
+        let mut stopped = stop.clone();
+        let shutdown_signal = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let router = http::router(state.clone());
+        let served = axum::serve(listener, router).with_graceful_shutdown({
+            let state = state.clone();
+            async move {
+                shutdown_signal.await;
+                state.accepting.store(false, Ordering::SeqCst);
+                tracing::info!("stopping: intake closed");
+            }
+        });
+        let result = served.await;
+        let grace = Duration::from_secs(state.settings.pipeline.shutdown_grace_secs);
+        state.pipeline.shutdown(grace).await;
+        tracing::info!("stopped");
+        result
+    }
+
+    /// Run in the background; the handle stops it, the join handle waits for it.
+    pub fn spawn(self) -> (StopHandle, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(self.run_until_stopped(stopped));
+        (StopHandle(stop), task)
+    }
+}
