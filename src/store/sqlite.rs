@@ -68,6 +68,13 @@ impl SqliteStore {
         Ok(SqliteStore { pool, keys })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once: a deferred
+    /// transaction that reads first and then writes fails with SQLITE_BUSY when another writer
+    /// got in between, which `busy_timeout` cannot wait out.
+    async fn write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     fn tenant_from(&self, row: &SqliteRow) -> StoreResult<Tenant> {
         let sealed: Vec<u8> = row.get("secrets");
         let key_id: String = row.get("secrets_key_id");
@@ -214,7 +221,7 @@ impl Store for SqliteStore {
     }
 
     async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let existing: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = ? AND event_id = ?")
                 .bind(&event.tenant_id)
@@ -351,7 +358,7 @@ impl Store for SqliteStore {
         order: &OrderRecord,
         history: Option<(&str, Option<String>)>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, contact_guid,
                                  invoice_guid, invoice_version, invoice_number, payments_done, attempts,
@@ -459,7 +466,7 @@ impl Store for SqliteStore {
         letter: NewDeadLetter,
         pause_reason: &str,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message, attempts,
@@ -511,7 +518,7 @@ impl Store for SqliteStore {
     }
 
     async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE dead_letters SET status = 'retrying' WHERE tenant_id = ? AND id = ? AND status = 'open' RETURNING event_seq",
         )
@@ -530,7 +537,7 @@ impl Store for SqliteStore {
     }
 
     async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE dead_letters SET status = 'resolved', resolution = ?, resolved_at = ?
              WHERE tenant_id = ? AND id = ? AND status IN ('open', 'retrying') RETURNING event_seq",
@@ -552,7 +559,7 @@ impl Store for SqliteStore {
     }
 
     async fn resume(&self, tenant: &str) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let queued = sqlx::query(
             "UPDATE events SET status = 'pending' WHERE seq IN
                (SELECT event_seq FROM dead_letters WHERE tenant_id = ? AND status = 'open')",

@@ -1,0 +1,322 @@
+//! Shared by the end-to-end tests: `dinero-sim` and the real application on port 0, a SQLite
+//! file in a temporary folder, signed webhooks, and polling helpers.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use dinero_bridge::app::{Application, StopHandle};
+use dinero_bridge::config::Settings;
+use dinero_bridge::dinero::DineroConfig;
+use dinero_sim::scenario::OrganizationSeed;
+use dinero_sim::{SimConfig, Simulator};
+use serde_json::{json, Value};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    pub base: String,
+    stop: Option<StopHandle>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An organization in the simulator with the demo chart and API key `key-<id>`.
+pub fn organization(id: i64) -> OrganizationSeed {
+    serde_json::from_value(
+        json!({"id": id, "name": format!("Shop {id} ApS"), "api_keys": [format!("key-{id}")]}),
+    )
+    .unwrap()
+}
+
+impl Harness {
+    pub async fn start(
+        organizations: Vec<OrganizationSeed>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Harness {
+        let mut sim_config = SimConfig::for_tests();
+        sim_config.rate_limit = 0;
+        let mut scenario = dinero_sim::scenario::demo();
+        scenario.organizations.extend(organizations);
+        let sim = Simulator::start_with(sim_config, scenario).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load(None).unwrap();
+        settings.http.listen = "127.0.0.1:0".parse().unwrap();
+        settings.store.url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        settings.security.admin_tokens = vec![ADMIN_TOKEN.into()];
+        settings.security.encryption_key =
+            Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        settings.dinero =
+            DineroConfig::for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
+        settings.dinero.requests_per_minute = 0;
+        settings.dinero.request_timeout_ms = 5_000;
+        settings.pipeline.backoff_initial_ms = 20;
+        settings.pipeline.backoff_max_ms = 300;
+        settings.pipeline.shutdown_grace_secs = 5;
+        adjust(&mut settings);
+        let mut harness = Harness {
+            sim,
+            settings,
+            http: reqwest::Client::new(),
+            base: String::new(),
+            stop: None,
+            task: None,
+            _dir: dir,
+        };
+        harness.start_app().await;
+        harness
+    }
+
+    async fn start_app(&mut self) {
+        let app = Application::build(self.settings.clone())
+            .await
+            .expect("application starts");
+        self.base = format!("http://{}", app.addr());
+        // Keep the port across restarts, so URLs stay valid.
+        self.settings.http.listen = app.addr();
+        let (stop, task) = app.spawn();
+        self.stop = Some(stop);
+        self.task = Some(task);
+    }
+
+    /// Stop gracefully (as on SIGTERM) and start again on the same store.
+    pub async fn restart(&mut self) {
+        self.stop_app().await;
+        self.start_app().await;
+    }
+
+    /// Kill without grace: the task is aborted wherever it is, like a crash.
+    pub async fn crash_and_restart(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stop = None;
+        // The aborted lanes' tasks die with the runtime's next poll; give them a moment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.start_app().await;
+    }
+
+    pub async fn stop_app(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.stop();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    pub async fn put_tenant(
+        &self,
+        tenant: &str,
+        organization: i64,
+        settings: Value,
+    ) -> reqwest::Response {
+        let body = json!({
+            "organization_id": organization,
+            "credentials": {"api_key": format!("key-{organization}")},
+            "webhook_secrets": [SECRET],
+            "settings": settings,
+        });
+        self.admin(reqwest::Method::PUT, &format!("/v1/tenants/{tenant}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Send a webhook signed with the test secret; returns status and body.
+    pub async fn send(&self, tenant: &str, event: &Value) -> (u16, Value) {
+        let body = serde_json::to_vec(event).unwrap();
+        self.send_raw(tenant, &body, SECRET, "application/json")
+            .await
+    }
+
+    pub async fn send_raw(
+        &self,
+        tenant: &str,
+        body: &[u8],
+        secret: &str,
+        content_type: &str,
+    ) -> (u16, Value) {
+        let msg_id = format!("msg_{}", uuid::Uuid::new_v4());
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .sign(&msg_id, timestamp, body)
+            .unwrap();
+        let response = self
+            .http
+            .post(format!("{}/v1/webhooks/{tenant}", self.base))
+            .header("content-type", content_type)
+            .header("webhook-id", msg_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn orders(&self, tenant: &str) -> Vec<Value> {
+        self.get(&format!("/v1/tenants/{tenant}/orders")).await["orders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Poll until every listed order of the tenant has one of the statuses (or time out).
+    pub async fn wait_for_orders(
+        &self,
+        tenant: &str,
+        count: usize,
+        statuses: &[&str],
+        timeout: Duration,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let orders = self.orders(tenant).await;
+            let settled = orders
+                .iter()
+                .filter(|o| statuses.contains(&o["status"].as_str().unwrap_or("")))
+                .count();
+            if orders.len() >= count && settled == orders.len() {
+                return orders;
+            }
+            if Instant::now() > deadline {
+                panic!("tenant {tenant}: timed out; orders: {orders:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The simulator's view of an organization: contacts, invoices, credit notes.
+    pub async fn dinero(&self, organization: i64) -> Value {
+        self.http
+            .get(format!(
+                "{}/_sim/organizations/{organization}",
+                self.sim.url()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Account mapping matching the simulator's demo chart.
+pub fn settings(extra: Value) -> Value {
+    let mut settings = json!({
+        "register_payment": true,
+        "accounts": {
+            "domestic": {"product": 1000, "shipping": 1010, "fee": 1020},
+            "eu_consumer": {"product": 1000, "shipping": 1010},
+            "eu_business": {"product": 1100},
+            "export": {"product": 1200},
+            "voec": {"product": 1300},
+            "voec_vat_account": 7250,
+            "deposit_accounts": {"card": 55010, "paypal": 55020},
+            "default_deposit_account": 55000,
+            "gift_card_deposit_account": 55000
+        }
+    });
+    if let (Some(base), Some(extra)) = (settings.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            base.insert(key.clone(), value.clone());
+        }
+    }
+    settings
+}
+
+/// A domestic order: `lines` × 99.95 DKK incl. 25% VAT plus 39 shipping, paid by card.
+pub fn order(tenant: &str, order_id: &str, customer: usize) -> Value {
+    let lines = json!([
+        {"kind": "product", "sku": "SKU-1", "name": "T-shirt", "quantity": 2, "unit_price": "99.95", "vat_rate": 25},
+        {"kind": "shipping", "name": "PostNord", "quantity": 1, "unit_price": 39, "vat_rate": 25}
+    ]);
+    // 199.90 + 39 = 238.90, VAT 47.78
+    order_with(
+        tenant,
+        order_id,
+        customer,
+        "DK",
+        "DKK",
+        lines,
+        "238.90",
+        "47.78",
+        json!({}),
+    )
+}
+
+pub fn order_with(
+    tenant: &str,
+    order_id: &str,
+    customer: usize,
+    country: &str,
+    currency: &str,
+    lines: Value,
+    total: &str,
+    vat: &str,
+    extra: Value,
+) -> Value {
+    let mut data = json!({
+        "order_id": order_id,
+        "order_number": format!("#{order_id}"),
+        "completed_at": "2026-11-20T10:00:00Z",
+        "currency": currency,
+        "prices_include_vat": true,
+        "customer": {
+            "kind": "person",
+            "id": format!("cust-{customer}"),
+            "name": format!("Kunde {customer}"),
+            "email": format!("kunde{customer}@example.dk"),
+            "address": {"street": "Vestergade 1", "zip": "8000", "city": "Aarhus", "country": country}
+        },
+        "lines": lines,
+        "payment": {"method": "card", "amount": total, "amount_dkk": total, "paid_at": "2026-11-20T10:00:00Z"},
+        "totals": {"total": total, "vat": vat}
+    });
+    if let (Some(base), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            base.insert(key.clone(), value.clone());
+        }
+    }
+    json!({
+        "specversion": "1.0",
+        "id": format!("evt-{tenant}-{order_id}"),
+        "source": "/webshop",
+        "type": "order.completed",
+        "subject": order_id,
+        "tenantid": tenant,
+        "time": "2026-11-20T10:00:00Z",
+        "data": data,
+    })
+}
+
+pub fn money(value: &Value) -> rust_decimal::Decimal {
+    value.to_string().trim_matches('"').parse().unwrap()
+}

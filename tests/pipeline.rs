@@ -1,0 +1,502 @@
+//! End to end over real HTTP: signed webhooks into the application, booked invoices out in
+//! `dinero-sim`, checked in the simulator's state.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::*;
+use dinero_sim::FaultConfig;
+use reqwest::Method;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn invoices(state: &Value) -> Vec<Value> {
+    state["invoices"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_hundred_orders_across_five_tenants_become_a_hundred_booked_invoices_even_when_sent_three_times(
+) {
+    let harness = Harness::start((1..=5).map(organization).collect(), |_| {}).await;
+    for org in 1..=5 {
+        let response = harness
+            .put_tenant(&format!("shop{org}"), org, settings(json!({})))
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    let events: Vec<(String, Value)> = (1..=5)
+        .flat_map(|org| {
+            (1..=20).map(move |n| {
+                (
+                    format!("shop{org}"),
+                    order(&format!("shop{org}"), &format!("{n}"), n % 4),
+                )
+            })
+        })
+        .collect();
+    for round in 0..3 {
+        for (tenant, event) in &events {
+            let (status, body) = harness.send(tenant, event).await;
+            let expected = if round == 0 { 202 } else { 200 };
+            assert_eq!(status, expected, "round {round}: {body}");
+        }
+    }
+    for org in 1..=5 {
+        let orders = harness
+            .wait_for_orders(&format!("shop{org}"), 20, &["done"], WAIT)
+            .await;
+        assert_eq!(orders.len(), 20);
+    }
+    for org in 1..=5 {
+        let state = harness.dinero(org).await;
+        let invoices = invoices(&state);
+        assert_eq!(invoices.len(), 20, "shop{org}: one invoice per order");
+        let references: BTreeSet<&str> = invoices
+            .iter()
+            .map(|i| i["ExternalReference"].as_str().unwrap())
+            .collect();
+        assert_eq!(references.len(), 20, "no duplicates");
+        for invoice in &invoices {
+            assert_eq!(invoice["Status"], "Booked");
+            assert_eq!(invoice["PaymentStatus"], "Paid");
+            assert_eq!(money(&invoice["TotalInclVat"]), dec!(238.90));
+            assert_eq!(money(&invoice["TotalVat"]), dec!(47.78));
+            let number = invoice["ExternalReference"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .nth(1)
+                .unwrap();
+            assert_eq!(
+                invoice["Description"],
+                format!("Ordre #{number}"),
+                "the order number is the heading"
+            );
+            assert_eq!(invoice["Comment"], format!("Webshopordre #{number}"));
+            let lines = invoice["ProductLines"].as_array().unwrap();
+            assert_eq!(
+                (
+                    lines[0]["AccountNumber"].as_i64(),
+                    lines[1]["AccountNumber"].as_i64()
+                ),
+                (Some(1000), Some(1010))
+            );
+        }
+        assert_eq!(
+            state["contacts"].as_array().unwrap().len(),
+            4,
+            "shop{org}: four customers, four contacts"
+        );
+    }
+    // Dinero calls: a new customer costs look-ups and a contact; a known one only its invoice.
+    let stats = harness.sim.sim().log.stats();
+    let creates = stats
+        .by_route
+        .get("POST /v1/{organizationId}/invoices")
+        .copied()
+        .unwrap_or(0);
+    let contacts = stats
+        .by_route
+        .get("POST /v1/{organizationId}/contacts")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!((creates, contacts), (100, 20));
+}
+
+#[tokio::test]
+async fn a_used_voucher_number_dead_letters_pauses_and_holds_until_fixed_while_other_tenants_flow()
+{
+    let mut locked = organization(11);
+    // The shop's series reached 5001 in Dinero already; Dinero's own series is at 9000.
+    locked.used_invoice_numbers = vec![5001, 9000];
+    let harness = Harness::start(vec![locked, organization(12)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("locked", 11, settings(json!({"lock_voucher_number": true})))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        harness
+            .put_tenant("other", 12, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    for (n, number) in [(1, 5001), (2, 5002), (3, 5003)] {
+        let event = order_with(
+            "locked",
+            &n.to_string(),
+            1,
+            "DK",
+            "DKK",
+            json!([{"kind": "product", "name": "Kjole", "quantity": 1, "unit_price": 500, "vat_rate": 25}]),
+            "500",
+            "100.00",
+            json!({"invoice_number": number}),
+        );
+        assert_eq!(harness.send("locked", &event).await.0, 202);
+        assert_eq!(
+            harness
+                .send("other", &order("other", &n.to_string(), n))
+                .await
+                .0,
+            202
+        );
+    }
+    harness.wait_for_orders("other", 3, &["done"], WAIT).await;
+    let held = harness
+        .wait_for_orders("locked", 3, &["failed", "held"], WAIT)
+        .await;
+    let statuses: Vec<&str> = held.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["failed", "held", "held"]);
+
+    let tenant = harness.get("/v1/tenants/locked").await;
+    assert_eq!(tenant["paused"], true);
+    let reason = tenant["pause_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("invoice number 5001 is already used"),
+        "{reason}"
+    );
+    let dead = harness.get("/v1/tenants/locked/dead-letters").await["dead_letters"].clone();
+    assert_eq!(dead.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            dead[0]["order_id"].as_str(),
+            dead[0]["error_class"].as_str(),
+            dead[0]["error_code"].as_str()
+        ),
+        (Some("1"), Some("permanent"), Some("number_taken"))
+    );
+    let detail = harness.get("/v1/tenants/locked/orders/2").await;
+    assert!(
+        detail["tenant_paused"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("5001"),
+        "the merchant sees why"
+    );
+
+    // The fix: transfer order 1 by hand without the locked number, then resume.
+    let manual = harness
+        .admin(Method::POST, "/v1/tenants/locked/orders/1/transfer")
+        .json(&json!({"lock_voucher_number": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manual.status(), 200, "{}", manual.text().await.unwrap());
+    assert_eq!(
+        harness.get("/v1/tenants/locked").await["paused"],
+        true,
+        "a manual transfer does not resume"
+    );
+    let resumed = harness
+        .admin(Method::POST, "/v1/tenants/locked/resume")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    harness.wait_for_orders("locked", 3, &["done"], WAIT).await;
+
+    let state = harness.dinero(11).await;
+    let booked: Vec<(String, i64)> = invoices(&state)
+        .iter()
+        .map(|i| {
+            (
+                i["ExternalReference"].as_str().unwrap().to_owned(),
+                i["Number"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // In the original order: 1 got Dinero's next free number, 2 and 3 the shop's.
+    assert_eq!(
+        booked.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
+        ["locked:1", "locked:2", "locked:3"]
+    );
+    let numbers: BTreeMap<&str, i64> = booked.iter().map(|(r, n)| (r.as_str(), *n)).collect();
+    assert_eq!(numbers["locked:2"], 5002);
+    assert_eq!(numbers["locked:3"], 5003);
+    assert_eq!(
+        numbers["locked:1"], 9001,
+        "without the lock, Dinero's next number"
+    );
+    let dead = harness.get("/v1/tenants/locked/dead-letters").await["dead_letters"].clone();
+    assert_eq!(dead[0]["status"], "replayed");
+}
+
+#[tokio::test]
+async fn storms_of_429_and_bursts_of_5xx_delay_but_never_lose_or_dead_letter() {
+    let harness = Harness::start(vec![organization(21), organization(22)], |s| {
+        s.pipeline.max_attempts = 30
+    })
+    .await;
+    for (tenant, org) in [("a", 21), ("b", 22)] {
+        assert_eq!(
+            harness
+                .put_tenant(tenant, org, settings(json!({})))
+                .await
+                .status(),
+            201
+        );
+    }
+    harness.sim.sim().faults.set(FaultConfig {
+        error_rate: 0.3,
+        throttle_rate: 0.2,
+        brownout_rate: 0.05,
+        ..FaultConfig::default()
+    });
+    for n in 1..=15 {
+        for tenant in ["a", "b"] {
+            assert_eq!(
+                harness
+                    .send(tenant, &order(tenant, &n.to_string(), n % 3))
+                    .await
+                    .0,
+                202
+            );
+        }
+    }
+    for tenant in ["a", "b"] {
+        harness.wait_for_orders(tenant, 15, &["done"], WAIT).await;
+        let dead = harness
+            .get(&format!("/v1/tenants/{tenant}/dead-letters"))
+            .await;
+        assert_eq!(dead["dead_letters"].as_array().unwrap().len(), 0);
+    }
+    harness.sim.sim().faults.set(FaultConfig::default());
+    for org in [21, 22] {
+        let invoices = invoices(&harness.dinero(org).await);
+        assert_eq!(invoices.len(), 15);
+        assert!(invoices.iter().all(|i| i["PaymentStatus"] == "Paid"));
+    }
+    let faults = harness.sim.sim().log.stats().faults;
+    assert!(
+        faults.get("server_error").copied().unwrap_or(0) > 0
+            && faults.get("throttled").copied().unwrap_or(0) > 0,
+        "{faults:?}"
+    );
+}
+
+#[tokio::test]
+async fn restarts_and_lost_answers_between_steps_never_duplicate_or_lose_an_invoice() {
+    let harness_orgs = vec![organization(31), organization(32)];
+    let mut harness = Harness::start(harness_orgs, |s| s.pipeline.max_attempts = 50).await;
+    for (tenant, org) in [("a", 31), ("b", 32)] {
+        assert_eq!(
+            harness
+                .put_tenant(tenant, org, settings(json!({})))
+                .await
+                .status(),
+            201
+        );
+    }
+    // Every write has a 30% chance of being committed and then losing its answer, and the
+    // service is stopped (gracefully or not) while orders are in flight.
+    harness.sim.sim().faults.set(FaultConfig {
+        ambiguous_rate: 0.3,
+        latency_ms: 3,
+        latency_jitter_ms: 6,
+        ..FaultConfig::default()
+    });
+    let mut sent = 0;
+    for round in 0..6 {
+        for n in 0..5 {
+            sent += 1;
+            for tenant in ["a", "b"] {
+                assert_eq!(
+                    harness
+                        .send(tenant, &order(tenant, &sent.to_string(), n))
+                        .await
+                        .0,
+                    202
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(40 + 15 * round)).await;
+        if round % 2 == 0 {
+            harness.crash_and_restart().await;
+        } else {
+            harness.restart().await;
+        }
+    }
+    for tenant in ["a", "b"] {
+        harness.wait_for_orders(tenant, sent, &["done"], WAIT).await;
+    }
+    harness.sim.sim().faults.set(FaultConfig::default());
+    for org in [31, 32] {
+        let state = harness.dinero(org).await;
+        let invoices = invoices(&state);
+        let references: BTreeSet<&str> = invoices
+            .iter()
+            .map(|i| i["ExternalReference"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (invoices.len(), references.len()),
+            (sent, sent),
+            "exactly one invoice per order"
+        );
+        assert!(
+            invoices
+                .iter()
+                .all(|i| i["Status"] == "Booked" && i["PaymentStatus"] == "Paid"),
+            "booked and paid once"
+        );
+        let contacts = state["contacts"].as_array().unwrap();
+        assert_eq!(contacts.len(), 5, "five customers, five contacts");
+    }
+    let dropped = harness
+        .sim
+        .sim()
+        .log
+        .stats()
+        .faults
+        .get("dropped_after_commit")
+        .copied()
+        .unwrap_or(0);
+    assert!(dropped > 0, "the run did lose answers");
+}
+
+#[tokio::test]
+async fn currencies_and_vat_situations_land_on_their_accounts_with_matching_totals() {
+    let harness = Harness::start(vec![organization(41)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("world", 41, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let product = |price: &str, vat: u32| json!([{"kind": "product", "name": "Vare", "quantity": 1, "unit_price": price, "vat_rate": vat}]);
+    let company = json!({"customer": {"kind": "company", "name": "Firma GmbH", "vat_number": "DE123456789",
+        "address": {"country": "DE"}}});
+    let cases = [
+        (
+            "dk",
+            "DK",
+            "DKK",
+            product("125.00", 25),
+            "125.00",
+            "25.00",
+            json!({}),
+            1000,
+            dec!(25.00),
+        ),
+        (
+            "eu",
+            "SE",
+            "SEK",
+            product("250.00", 25),
+            "250.00",
+            "50.00",
+            json!({}),
+            1000,
+            dec!(50.00),
+        ),
+        (
+            "rc",
+            "DE",
+            "EUR",
+            product("100.00", 0),
+            "100.00",
+            "0",
+            company,
+            1100,
+            dec!(0),
+        ),
+        (
+            "us",
+            "US",
+            "USD",
+            product("80.00", 0),
+            "80.00",
+            "0",
+            json!({}),
+            1200,
+            dec!(0),
+        ),
+        (
+            "no",
+            "NO",
+            "NOK",
+            product("1250.00", 25),
+            "1250.00",
+            "250.00",
+            json!({"voec": true}),
+            1300,
+            dec!(0),
+        ),
+        (
+            "eur",
+            "FR",
+            "EUR",
+            product("62.50", 25),
+            "62.50",
+            "12.50",
+            json!({}),
+            1000,
+            dec!(12.50),
+        ),
+    ];
+    for (id, country, currency, lines, total, vat, extra, _, _) in &cases {
+        let event = order_with(
+            "world",
+            id,
+            1,
+            country,
+            currency,
+            lines.clone(),
+            total,
+            vat,
+            extra.clone(),
+        );
+        let (status, body) = harness.send("world", &event).await;
+        assert_eq!(status, 202, "{id}: {body}");
+    }
+    harness
+        .wait_for_orders("world", cases.len(), &["done"], WAIT)
+        .await;
+    let state = harness.dinero(41).await;
+    for (id, _, currency, _, total, _, _, account, dinero_vat) in &cases {
+        let invoice = invoices(&state)
+            .into_iter()
+            .find(|i| i["ExternalReference"] == format!("world:{id}"))
+            .unwrap();
+        assert_eq!(invoice["Currency"], *currency, "{id}");
+        assert_eq!(
+            invoice["ProductLines"][0]["AccountNumber"], *account,
+            "{id}"
+        );
+        assert_eq!(
+            money(&invoice["TotalInclVat"]),
+            total.parse::<rust_decimal::Decimal>().unwrap(),
+            "{id}"
+        );
+        assert_eq!(money(&invoice["TotalVat"]), *dinero_vat, "{id}");
+    }
+    let voec = invoices(&state)
+        .into_iter()
+        .find(|i| i["ExternalReference"] == "world:no")
+        .unwrap();
+    let voec_lines: Vec<(i64, f64)> = voec["ProductLines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["AccountNumber"].as_i64().unwrap(),
+                l["TotalAmount"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        voec_lines,
+        [(1300, 1250.0), (1300, -250.0), (7250, 250.0)],
+        "Norwegian VAT sits on the liability account"
+    );
+    assert_eq!(voec["Language"], "en-GB");
+}
