@@ -272,15 +272,15 @@ pub fn order(tenant: &str, order_id: &str, customer: usize) -> Value {
     )
 }
 
+/// An order to `(country, currency)` with the given lines and `(total, vat)`; `extra`
+/// replaces top-level fields of the order data.
 pub fn order_with(
     tenant: &str,
     order_id: &str,
     customer: usize,
-    country: &str,
-    currency: &str,
+    (country, currency): (&str, &str),
     lines: Value,
-    total: &str,
-    vat: &str,
+    (total, vat): (&str, &str),
     extra: Value,
 ) -> Value {
     let mut data = json!({
