@@ -133,11 +133,9 @@ async fn a_used_voucher_number_dead_letters_pauses_and_holds_until_fixed_while_o
             "locked",
             &n.to_string(),
             1,
-            "DK",
-            "DKK",
+            ("DK", "DKK"),
             json!([{"kind": "product", "name": "Kjole", "quantity": 1, "unit_price": 500, "vat_rate": 25}]),
-            "500",
-            "100.00",
+            ("500", "100.00"),
             json!({"invoice_number": number}),
         );
         assert_eq!(harness.send("locked", &event).await.0, 202);
@@ -377,81 +375,67 @@ async fn currencies_and_vat_situations_land_on_their_accounts_with_matching_tota
     let cases = [
         (
             "dk",
-            "DK",
-            "DKK",
+            ("DK", "DKK"),
             product("125.00", 25),
-            "125.00",
-            "25.00",
+            ("125.00", "25.00"),
             json!({}),
             1000,
             dec!(25.00),
         ),
         (
             "eu",
-            "SE",
-            "SEK",
+            ("SE", "SEK"),
             product("250.00", 25),
-            "250.00",
-            "50.00",
+            ("250.00", "50.00"),
             json!({}),
             1000,
             dec!(50.00),
         ),
         (
             "rc",
-            "DE",
-            "EUR",
+            ("DE", "EUR"),
             product("100.00", 0),
-            "100.00",
-            "0",
+            ("100.00", "0"),
             company,
             1100,
             dec!(0),
         ),
         (
             "us",
-            "US",
-            "USD",
+            ("US", "USD"),
             product("80.00", 0),
-            "80.00",
-            "0",
+            ("80.00", "0"),
             json!({}),
             1200,
             dec!(0),
         ),
         (
             "no",
-            "NO",
-            "NOK",
+            ("NO", "NOK"),
             product("1250.00", 25),
-            "1250.00",
-            "250.00",
+            ("1250.00", "250.00"),
             json!({"voec": true}),
             1300,
             dec!(0),
         ),
         (
             "eur",
-            "FR",
-            "EUR",
+            ("FR", "EUR"),
             product("62.50", 25),
-            "62.50",
-            "12.50",
+            ("62.50", "12.50"),
             json!({}),
             1000,
             dec!(12.50),
         ),
     ];
-    for (id, country, currency, lines, total, vat, extra, _, _) in &cases {
+    for (id, place, lines, totals, extra, _, _) in &cases {
         let event = order_with(
             "world",
             id,
             1,
-            country,
-            currency,
+            *place,
             lines.clone(),
-            total,
-            vat,
+            *totals,
             extra.clone(),
         );
         let (status, body) = harness.send("world", &event).await;
@@ -461,7 +445,7 @@ async fn currencies_and_vat_situations_land_on_their_accounts_with_matching_tota
         .wait_for_orders("world", cases.len(), &["done"], WAIT)
         .await;
     let state = harness.dinero(41).await;
-    for (id, _, currency, _, total, _, _, account, dinero_vat) in &cases {
+    for (id, (_, currency), _, (total, _), _, account, dinero_vat) in &cases {
         let invoice = invoices(&state)
             .into_iter()
             .find(|i| i["ExternalReference"] == format!("world:{id}"))

@@ -263,11 +263,9 @@ pub fn order(tenant: &str, order_id: &str, customer: usize) -> Value {
         tenant,
         order_id,
         customer,
-        "DK",
-        "DKK",
+        ("DK", "DKK"),
         lines,
-        "238.90",
-        "47.78",
+        ("238.90", "47.78"),
         json!({}),
     )
 }
