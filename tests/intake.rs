@@ -1,0 +1,550 @@
+//! Bad input at the door: each case gets a clear problem+json answer and nothing is stored.
+//! Also the admin API's guard, tenant checks against Dinero, and write-only secrets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn harness() -> Harness {
+    let harness = Harness::start(vec![organization(51)], |s| {
+        s.http.max_body_bytes = 16 * 1024
+    })
+    .await;
+    let response = harness.put_tenant("shop", 51, settings(json!({}))).await;
+    assert_eq!(response.status(), 201);
+    harness
+}
+
+fn problem(status: u16, body: &Value, code: &str) {
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
+
+async fn post_webhook(
+    harness: &Harness,
+    tenant: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Value, String) {
+    let mut request = harness
+        .http
+        .post(format!("{}/v1/webhooks/{tenant}", harness.base))
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        content_type,
+    )
+}
+
+fn signed(body: &[u8], secret: &str, timestamp: i64) -> Vec<(&'static str, String)> {
+    let id = format!("msg_{}", uuid::Uuid::new_v4());
+    let signature = standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .sign(&id, timestamp, body)
+        .unwrap();
+    vec![
+        ("content-type", "application/json".into()),
+        ("webhook-id", id),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ]
+}
+
+#[tokio::test]
+async fn signatures_missing_wrong_or_expired_are_refused_and_rotation_works() {
+    let harness = harness().await;
+    let body = serde_json::to_vec(&order("shop", "1", 1)).unwrap();
+    let now = chrono::Utc::now().timestamp();
+
+    let (status, answer, content_type) = post_webhook(
+        &harness,
+        "shop",
+        &[("content-type", "application/json".into())],
+        &body,
+    )
+    .await;
+    assert_eq!(content_type, "application/problem+json");
+    problem(401, &answer, "invalid_signature");
+    assert!(answer["detail"]
+        .as_str()
+        .unwrap()
+        .contains("header is missing"));
+    assert_eq!(status, 401);
+
+    let other_secret = "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldCBvZiB0aGUgc2hvcA==";
+    let (status, answer, _) =
+        post_webhook(&harness, "shop", &signed(&body, other_secret, now), &body).await;
+    assert_eq!(status, 401);
+    problem(401, &answer, "invalid_signature");
+
+    let (status, answer, _) =
+        post_webhook(&harness, "shop", &signed(&body, SECRET, now - 600), &body).await;
+    assert_eq!(status, 401);
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than 5 minutes old"),
+        "{answer}"
+    );
+
+    // Tampered body: signed one thing, sent another.
+    let mut tampered = signed(&body, SECRET, now);
+    tampered[1].1 = "msg_other".into();
+    assert_eq!(
+        post_webhook(&harness, "shop", &tampered, &body).await.0,
+        401
+    );
+
+    assert!(
+        harness.orders("shop").await.is_empty(),
+        "nothing was stored"
+    );
+
+    // Rotation: the tenant gets a second secret; either signs.
+    let rotated = json!({"organization_id": 51, "webhook_secrets": [other_secret, SECRET], "settings": settings(json!({}))});
+    let response = harness
+        .admin(Method::PUT, "/v1/tenants/shop")
+        .json(&rotated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(
+        post_webhook(&harness, "shop", &signed(&body, other_secret, now), &body)
+            .await
+            .0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn unknown_tenants_content_types_sizes_and_malformed_json_are_refused() {
+    let harness = harness().await;
+    let body = serde_json::to_vec(&order("shop", "1", 1)).unwrap();
+    let now = chrono::Utc::now().timestamp();
+
+    let (status, answer, _) =
+        post_webhook(&harness, "nobody", &signed(&body, SECRET, now), &body).await;
+    assert_eq!(status, 404);
+    problem(404, &answer, "unknown_tenant");
+    for tricky in ["..%2F..%2Fetc", "shop%00", "shop%2Fx", "a%20b"] {
+        let (status, _, _) =
+            post_webhook(&harness, tricky, &signed(&body, SECRET, now), &body).await;
+        assert!(status == 404, "{tricky}: {status}");
+    }
+
+    let mut wrong_type = signed(&body, SECRET, now);
+    wrong_type[0].1 = "text/plain".into();
+    let (status, answer, _) = post_webhook(&harness, "shop", &wrong_type, &body).await;
+    assert_eq!(status, 415);
+    problem(415, &answer, "unsupported_media_type");
+
+    let big = vec![b' '; 20 * 1024];
+    let (status, answer, _) =
+        post_webhook(&harness, "shop", &signed(&big, SECRET, now), &big).await;
+    assert_eq!(status, 413);
+    problem(413, &answer, "body_too_large");
+
+    let broken = b"{\"specversion\": \"1.0\", ";
+    let (status, answer, _) =
+        post_webhook(&harness, "shop", &signed(broken, SECRET, now), broken).await;
+    assert_eq!(status, 400);
+    problem(400, &answer, "malformed_json");
+
+    let mismatch = serde_json::to_vec(&order("elsewhere", "1", 1)).unwrap();
+    let (status, answer, _) =
+        post_webhook(&harness, "shop", &signed(&mismatch, SECRET, now), &mismatch).await;
+    assert_eq!(status, 400);
+    problem(400, &answer, "tenant_mismatch");
+    assert!(
+        harness.orders("shop").await.is_empty(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn schema_violations_name_the_field() {
+    let harness = harness().await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+        (
+            "no lines",
+            Box::new(|e| e["data"]["lines"] = json!([])),
+            "schema_violation",
+            "/data/lines",
+        ),
+        (
+            "negative quantity",
+            Box::new(|e| e["data"]["lines"][0]["quantity"] = json!(-1)),
+            "schema_violation",
+            "/data/lines/0/quantity",
+        ),
+        (
+            "unknown currency",
+            Box::new(|e| e["data"]["currency"] = json!("XYZ")),
+            "schema_violation",
+            "/data/currency",
+        ),
+        (
+            "bad country",
+            Box::new(|e| e["data"]["customer"]["address"]["country"] = json!("Danmark")),
+            "schema_violation",
+            "/data/customer/address/country",
+        ),
+        (
+            "unknown country code",
+            Box::new(|e| e["data"]["customer"]["address"]["country"] = json!("XX")),
+            "invalid_order",
+            "/data/customer/address/country",
+        ),
+        (
+            "totals off",
+            Box::new(|e| e["data"]["totals"]["total"] = json!("999.00")),
+            "invalid_order",
+            "/data/totals/total",
+        ),
+        (
+            "money as float text",
+            Box::new(|e| e["data"]["lines"][0]["unit_price"] = json!("12,50")),
+            "schema_violation",
+            "/data/lines/0/unit_price",
+        ),
+        (
+            "unknown field",
+            Box::new(|e| e["data"]["colour"] = json!("red")),
+            "schema_violation",
+            "/data",
+        ),
+        (
+            "wrong type",
+            Box::new(|e| e["type"] = json!("order.created")),
+            "schema_violation",
+            "/type",
+        ),
+        (
+            "subject not the order",
+            Box::new(|e| e["subject"] = json!("2")),
+            "invalid_order",
+            "/subject",
+        ),
+    ];
+    for (name, break_it, code, pointer) in cases {
+        let mut event = order("shop", "1", 1);
+        break_it(&mut event);
+        let (status, answer) = harness.send("shop", &event).await;
+        assert_eq!(status, 400, "{name}: {answer}");
+        problem(400, &answer, code);
+        assert!(
+            answer["errors"].get(pointer).is_some(),
+            "{name}: {pointer} not named in {answer}"
+        );
+    }
+    assert!(
+        harness.orders("shop").await.is_empty(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn duplicates_are_recognised_and_a_changed_order_is_kept_as_a_visible_conflict() {
+    let harness = harness().await;
+    let event = order("shop", "1", 1);
+    assert_eq!(harness.send("shop", &event).await.0, 202);
+    let (status, answer) = harness.send("shop", &event).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate_event"))
+    );
+    let mut resent = event.clone();
+    resent["id"] = json!("evt-resend");
+    let (status, answer) = harness.send("shop", &resent).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate_order"))
+    );
+    let mut changed = event.clone();
+    changed["id"] = json!("evt-changed");
+    changed["data"]["customer"]["name"] = json!("Someone Else");
+    let (status, answer) = harness.send("shop", &changed).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("conflict")));
+
+    harness
+        .wait_for_orders("shop", 1, &["done"], Duration::from_secs(30))
+        .await;
+    let detail = harness.get("/v1/tenants/shop/orders/1").await;
+    let statuses: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["done", "duplicate", "conflict"]);
+    assert_eq!(
+        detail["events"][2]["payload"]["data"]["customer"]["name"], "Someone Else",
+        "the conflict is kept whole"
+    );
+    let invoices = harness.dinero(51).await["invoices"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(invoices, 1, "the first wins");
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_a_valid_token_and_never_shows_secrets() {
+    let harness = harness().await;
+    let url = format!("{}/v1/tenants/shop", harness.base);
+    let none = harness.http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    problem(401, &none.json().await.unwrap(), "missing_token");
+    let wrong = harness
+        .http
+        .get(&url)
+        .bearer_auth("test-admin-token-012345678X")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    problem(401, &wrong.json().await.unwrap(), "invalid_token");
+
+    let shown = harness
+        .admin(Method::GET, "/v1/tenants/shop")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed = harness
+        .admin(Method::GET, "/v1/tenants")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for text in [&shown, &listed] {
+        assert!(
+            !text.contains("key-51") && !text.contains("whsec_"),
+            "a secret leaked: {text}"
+        );
+    }
+    let tenant: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(tenant["credentials"], json!({"kind": "api_key"}));
+    assert_eq!(tenant["webhook_secrets"], 1);
+
+    let bad_id = harness
+        .admin(Method::GET, "/v1/tenants/..%2Fsecrets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_id.status(), 400);
+    let unknown = harness
+        .admin(Method::GET, "/v1/tenants/ghost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let openapi: Value = harness
+        .http
+        .get(format!("{}/v1/openapi.json", harness.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert_eq!(
+        harness
+            .http
+            .get(format!("{}/healthz", harness.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: Value = harness
+        .http
+        .get(format!("{}/readyz", harness.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+}
+
+#[tokio::test]
+async fn saving_a_tenant_checks_its_credentials_pro_and_accounts_with_dinero() {
+    let harness = harness().await;
+    let body = |org: i64, key: &str, settings: Value| json!({"organization_id": org, "credentials": {"api_key": key}, "webhook_secrets": [SECRET], "settings": settings});
+    let put = |body: Value| {
+        harness
+            .admin(Method::PUT, "/v1/tenants/new")
+            .json(&body)
+            .send()
+    };
+
+    let refused = put(body(51, "wrong-key", settings(json!({}))))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let answer: Value = refused.json().await.unwrap();
+    problem(422, &answer, "dinero_refused");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused the tenant's API key"),
+        "{answer}"
+    );
+    assert!(
+        !answer.to_string().contains("wrong-key"),
+        "the key is not echoed"
+    );
+
+    let not_pro = put(body(2000, "nopro-api-key", settings(json!({}))))
+        .await
+        .unwrap();
+    let answer: Value = not_pro.json().await.unwrap();
+    problem(422, &answer, "dinero_refused");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("Pro"),
+        "{answer}"
+    );
+
+    let mut unknown = settings(json!({}));
+    unknown["accounts"]["export"]["product"] = json!(4242);
+    unknown["accounts"]["deposit_accounts"]["klarna"] = json!(59999);
+    let answer: Value = put(body(51, "key-51", unknown))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    problem(422, &answer, "unknown_accounts");
+    let detail = answer["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("entry account 4242") && detail.contains("deposit account 59999"),
+        "{detail}"
+    );
+
+    let bad_secret = json!({"organization_id": 51, "credentials": {"api_key": "key-51"}, "webhook_secrets": ["plain"], "settings": settings(json!({}))});
+    assert_eq!(put(bad_secret).await.unwrap().status(), 400);
+    assert_eq!(
+        harness
+            .admin(Method::GET, "/v1/tenants/new")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "nothing saved"
+    );
+}
+
+#[tokio::test]
+async fn pausing_holds_orders_and_manual_transfer_works_while_paused() {
+    let harness = harness().await;
+    let paused = harness
+        .admin(Method::POST, "/v1/tenants/shop/pause")
+        .json(&json!({"reason": "month-end closing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    for n in 1..=3 {
+        assert_eq!(
+            harness
+                .send("shop", &order("shop", &n.to_string(), n))
+                .await
+                .0,
+            202
+        );
+    }
+    let held = harness
+        .wait_for_orders("shop", 3, &["held"], Duration::from_secs(10))
+        .await;
+    assert_eq!(held.len(), 3);
+    assert!(harness.dinero(51).await["invoices"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let tenant = harness.get("/v1/tenants/shop").await;
+    assert_eq!(
+        (
+            tenant["pause_reason"].as_str(),
+            tenant["pending_events"].as_i64()
+        ),
+        (Some("month-end closing"), Some(3))
+    );
+
+    let manual = harness
+        .admin(Method::POST, "/v1/tenants/shop/orders/2/transfer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manual.status(), 200);
+    let statuses: Vec<String> = harness
+        .orders("shop")
+        .await
+        .iter()
+        .map(|o| o["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["held", "done", "held"]);
+    let missing = harness
+        .admin(Method::POST, "/v1/tenants/shop/orders/404/transfer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    assert_eq!(
+        harness
+            .admin(Method::POST, "/v1/tenants/shop/resume")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    harness
+        .wait_for_orders("shop", 3, &["done"], Duration::from_secs(30))
+        .await;
+    let filtered = harness.get("/v1/tenants/shop/orders?status=done").await["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(filtered, 3);
+    assert_eq!(
+        harness
+            .admin(Method::GET, "/v1/tenants/shop/orders?status=nonsense")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+}
