@@ -185,7 +185,8 @@ async fn unknown_tenants_content_types_sizes_and_malformed_json_are_refused() {
 #[tokio::test]
 async fn schema_violations_name_the_field() {
     let harness = harness().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+    type Breakage = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Breakage, &str, &str)> = vec![
         (
             "no lines",
             Box::new(|e| e["data"]["lines"] = json!([])),
