@@ -549,3 +549,66 @@ async fn pausing_holds_orders_and_manual_transfer_works_while_paused() {
         400
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_the_service_serves() {
+    let harness = harness().await;
+    let document: Value = harness
+        .http
+        .get(format!("{}/v1/openapi.json", harness.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    let served = [
+        ("post", "/v1/webhooks/{tenant_id}"),
+        ("get", "/v1/tenants"),
+        ("get", "/v1/tenants/{tenant_id}"),
+        ("put", "/v1/tenants/{tenant_id}"),
+        ("post", "/v1/tenants/{tenant_id}/pause"),
+        ("post", "/v1/tenants/{tenant_id}/resume"),
+        ("get", "/v1/tenants/{tenant_id}/orders"),
+        ("get", "/v1/tenants/{tenant_id}/orders/{order_id}"),
+        ("post", "/v1/tenants/{tenant_id}/orders/{order_id}/transfer"),
+        ("get", "/v1/tenants/{tenant_id}/dead-letters"),
+        ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/retry"),
+        ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/resolve"),
+        ("get", "/v1/openapi.json"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+    ];
+    for (method, path) in served {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+        // And it is really served: an unauthenticated call is answered by the route, not 404.
+        let url = format!(
+            "{}{}",
+            harness.base,
+            path.replace("{tenant_id}", "shop")
+                .replace("{order_id}", "1")
+                .replace("{id}", "1")
+        );
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = harness
+            .http
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            response.status(),
+            404,
+            "{method} {path} is documented but not served"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        13,
+        "every documented path is in the list above"
+    );
+}
