@@ -608,7 +608,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        13,
+        14,
         "every documented path is in the list above"
     );
 }
