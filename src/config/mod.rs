@@ -262,3 +262,52 @@ impl Default for SecurityDefaults {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, toml).unwrap();
+        Settings::load(Some(&path))
+    }
+
+    #[test]
+    fn the_shipped_file_documents_every_key_with_its_default() {
+        let shipped = Settings::load(Some(Path::new("config/dinero-bridge.toml"))).unwrap();
+        let defaults = Settings::load(None).unwrap();
+        assert_eq!(shipped.http.listen, defaults.http.listen);
+        assert_eq!(shipped.store.url, defaults.store.url);
+        assert_eq!(
+            shipped.pipeline.totals_tolerance,
+            defaults.pipeline.totals_tolerance
+        );
+        assert_eq!(shipped.dinero.requests_per_minute, 90);
+    }
+
+    #[test]
+    fn bad_values_fail_at_start_naming_the_key() {
+        let cases = [
+            ("[http]\nlisten = \"not an address\"", "listen"),
+            ("[pipeline]\nmax_attempts = 0", "pipeline.max_attempts"),
+            (
+                "[pipeline]\ntime_zone = \"Mars/Olympus\"",
+                "pipeline.time_zone",
+            ),
+            ("[store]\nurl = \"mysql://x\"", "store.url"),
+            ("[http]\nlisten_port = 8080", "listen_port"),
+            ("[dinero]\napi_url = \"not a url\"", "dinero.api_url"),
+        ];
+        for (toml, key) in cases {
+            let error = load(toml).unwrap_err().to_string();
+            assert!(error.contains(key), "{toml}: '{error}' does not name {key}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        assert!(Settings::load(Some(Path::new("/nonexistent/dinero-bridge.toml"))).is_err());
+    }
+}
