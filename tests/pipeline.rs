@@ -92,19 +92,34 @@ async fn a_hundred_orders_across_five_tenants_become_a_hundred_booked_invoices_e
             "shop{org}: four customers, four contacts"
         );
     }
-    // Dinero calls: a new customer costs look-ups and a contact; a known one only its invoice.
+    // Dinero calls: a new customer costs two look-ups and a contact; a known one none of
+    // those. Each order: create, book, pay. (Saving a tenant reads its organization,
+    // VAT types, entry and deposit accounts once.)
     let stats = harness.sim.sim().log.stats();
-    let creates = stats
+    let calls = |route: &str| stats.by_route.get(route).copied().unwrap_or(0);
+    assert_eq!(
+        calls("GET /v1/{organizationId}/contacts"),
+        40,
+        "4 new customers x 5 tenants x 2 look-ups"
+    );
+    assert_eq!(calls("POST /v1/{organizationId}/contacts"), 20);
+    assert_eq!(calls("POST /v1/{organizationId}/invoices"), 100);
+    assert_eq!(calls("POST /v1/{organizationId}/invoices/{guid}/book"), 100);
+    assert_eq!(
+        calls("POST /v1/{organizationId}/invoices/{guid}/payments"),
+        100
+    );
+    let per_order: u64 = stats
         .by_route
-        .get("POST /v1/{organizationId}/invoices")
-        .copied()
-        .unwrap_or(0);
-    let contacts = stats
-        .by_route
-        .get("POST /v1/{organizationId}/contacts")
-        .copied()
-        .unwrap_or(0);
-    assert_eq!((creates, contacts), (100, 20));
+        .iter()
+        .filter(|(route, _)| {
+            !route.contains("accounts")
+                && !route.contains("vatTypes")
+                && !route.contains("organizations")
+        })
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(per_order, 360, "3 calls per order plus 3 per new customer");
 }
 
 #[tokio::test]
