@@ -499,3 +499,98 @@ async fn currencies_and_vat_situations_land_on_their_accounts_with_matching_tota
     );
     assert_eq!(voec["Language"], "en-GB");
 }
+
+/// The most dangerous interruption at each step: Dinero committed the write, the answer was
+/// lost, and the service died before its ledger recorded anything. After a restart each
+/// object must be found, not made again.
+#[tokio::test]
+async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
+    let mut harness = Harness::start(vec![organization(61)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("shop", 61, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let routes = [
+        "/v1/{organizationId}/contacts",
+        "/v1/{organizationId}/invoices",
+        "/v1/{organizationId}/invoices/{guid}/book",
+        "/v1/{organizationId}/invoices/{guid}/payments",
+    ];
+    for (n, route) in routes.iter().enumerate() {
+        let order_id = (n + 1).to_string();
+        harness.sim.sim().faults.set(FaultConfig {
+            ambiguous_rate: 1.0,
+            only_route: Some(route.to_string()),
+            ..FaultConfig::default()
+        });
+        let dropped_before = harness
+            .sim
+            .sim()
+            .log
+            .stats()
+            .faults
+            .get("dropped_after_commit")
+            .copied()
+            .unwrap_or(0);
+        // A new customer per order, so the contact write happens every time.
+        assert_eq!(
+            harness
+                .send("shop", &order("shop", &order_id, 100 + n))
+                .await
+                .0,
+            202
+        );
+        let deadline = std::time::Instant::now() + WAIT;
+        while harness
+            .sim
+            .sim()
+            .log
+            .stats()
+            .faults
+            .get("dropped_after_commit")
+            .copied()
+            .unwrap_or(0)
+            == dropped_before
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{route}: no answer was lost"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        harness.crash_and_restart().await;
+        harness.sim.sim().faults.set(FaultConfig::default());
+        harness
+            .wait_for_orders("shop", n + 1, &["done"], WAIT)
+            .await;
+        let state = harness.dinero(61).await;
+        let invoices = invoices(&state);
+        let this: Vec<&Value> = invoices
+            .iter()
+            .filter(|i| i["ExternalReference"] == format!("shop:{order_id}"))
+            .collect();
+        assert_eq!(this.len(), 1, "{route}: one invoice");
+        assert_eq!(
+            (
+                this[0]["Status"].as_str(),
+                this[0]["PaymentStatus"].as_str()
+            ),
+            (Some("Booked"), Some("Paid")),
+            "{route}"
+        );
+        let guid = this[0]["Guid"].as_str().unwrap();
+        let payments = harness.sim.sim().world.org(61).unwrap().lock().invoices
+            [&guid.parse::<uuid::Uuid>().unwrap()]
+            .payments
+            .len();
+        assert_eq!(payments, 1, "{route}: paid once");
+        assert_eq!(
+            state["contacts"].as_array().unwrap().len(),
+            n + 1,
+            "{route}: one contact per customer"
+        );
+    }
+}

@@ -145,6 +145,10 @@ pub struct FaultConfig {
     /// Faults apply only to this organization when set.
     #[arg(long)]
     pub only_organization: Option<i64>,
+    /// Faults apply only to this route template when set, e.g.
+    /// `/v1/{organizationId}/invoices/{guid}/book`.
+    #[arg(long)]
+    pub only_route: Option<String>,
     /// Reset all faults to none after this many milliseconds (admin endpoint only: a storm).
     #[arg(skip)]
     pub for_ms: Option<u64>,

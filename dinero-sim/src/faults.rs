@@ -52,9 +52,12 @@ impl Faults {
         state.0.clone()
     }
 
-    pub fn draw(&self, org: Option<i64>, is_write: bool) -> Draw {
+    pub fn draw(&self, org: Option<i64>, route: Option<&str>, is_write: bool) -> Draw {
         let config = self.current();
         if config.only_organization.is_some() && config.only_organization != org {
+            return Draw::default();
+        }
+        if config.only_route.is_some() && config.only_route.as_deref() != route {
             return Draw::default();
         }
         let mut rng = rand::rng();
@@ -92,9 +95,12 @@ mod tests {
             error_rate: 1.0,
             ..Default::default()
         });
-        assert_eq!(faults.draw(None, false).before, Some(Injected::ServerError));
+        assert_eq!(
+            faults.draw(None, None, false).before,
+            Some(Injected::ServerError)
+        );
         faults.set(FaultConfig::default());
-        assert!((0..100).all(|_| faults.draw(None, true).before.is_none()));
+        assert!((0..100).all(|_| faults.draw(None, None, true).before.is_none()));
     }
 
     #[test]
@@ -103,8 +109,8 @@ mod tests {
             ambiguous_rate: 1.0,
             ..Default::default()
         });
-        assert!(!faults.draw(None, false).drop_after_commit);
-        assert!(faults.draw(None, true).drop_after_commit);
+        assert!(!faults.draw(None, None, false).drop_after_commit);
+        assert!(faults.draw(None, None, true).drop_after_commit);
     }
 
     #[test]
@@ -115,10 +121,29 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            faults.draw(Some(7), false).before,
+            faults.draw(Some(7), None, false).before,
             Some(Injected::Throttled)
         );
-        assert_eq!(faults.draw(Some(8), false).before, None);
+        assert_eq!(faults.draw(Some(8), None, false).before, None);
+    }
+
+    #[test]
+    fn faults_scoped_to_one_route_spare_the_others() {
+        let faults = Faults::new(FaultConfig {
+            ambiguous_rate: 1.0,
+            only_route: Some("/v1/{organizationId}/invoices".into()),
+            ..Default::default()
+        });
+        assert!(
+            faults
+                .draw(None, Some("/v1/{organizationId}/invoices"), true)
+                .drop_after_commit
+        );
+        assert!(
+            !faults
+                .draw(None, Some("/v1/{organizationId}/contacts"), true)
+                .drop_after_commit
+        );
     }
 
     #[test]
@@ -129,6 +154,6 @@ mod tests {
             for_ms: Some(0),
             ..Default::default()
         });
-        assert_eq!(faults.draw(None, false).before, None);
+        assert_eq!(faults.draw(None, None, false).before, None);
     }
 }

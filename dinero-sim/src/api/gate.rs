@@ -59,7 +59,7 @@ pub async fn gate(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> 
         body: (is_write && !bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
     };
 
-    let draw = sim.faults.draw(organization, is_write);
+    let draw = sim.faults.draw(organization, route.as_deref(), is_write);
     if !draw.latency.is_zero() {
         tokio::time::sleep(draw.latency).await;
     }
