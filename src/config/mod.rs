@@ -7,7 +7,7 @@ mod secrets;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ impl Default for StoreSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Bearer tokens of the admin API. Empty: one is generated into `<data dir>/admin-token`.
@@ -83,6 +83,19 @@ pub struct SecuritySettings {
     pub encryption_key_id: String,
     /// Earlier keys by id (base64), still accepted for reading during a rotation.
     pub previous_encryption_keys: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            admin_tokens: Vec::new(),
+            admin_tokens_file: None,
+            encryption_key: None,
+            encryption_key_file: None,
+            encryption_key_id: "k1".into(),
+            previous_encryption_keys: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,7 +162,8 @@ pub enum ConfigError {
 impl Settings {
     /// Defaults, then the file (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        // Every section and key has a serde default, so an empty figment gives the defaults.
+        let mut figment = Figment::new();
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Invalid(format!(
@@ -237,29 +251,6 @@ impl Settings {
             .time_zone
             .parse()
             .unwrap_or(chrono_tz::Europe::Copenhagen)
-    }
-}
-
-/// The defaults as figment's base layer (secrets and Dinero's defaults included).
-#[derive(Serialize, Default)]
-struct Defaults {
-    http: HttpSettings,
-    store: StoreSettings,
-    security: SecurityDefaults,
-    pipeline: PipelineSettings,
-    log: LogSettings,
-}
-
-#[derive(Serialize)]
-struct SecurityDefaults {
-    encryption_key_id: &'static str,
-}
-
-impl Default for SecurityDefaults {
-    fn default() -> Self {
-        SecurityDefaults {
-            encryption_key_id: "k1",
-        }
     }
 }
 

@@ -55,7 +55,10 @@ fn decode<T: DeserializeOwned>(operation: &'static str, body: &str) -> Result<T,
     })
 }
 
-fn version(operation: &'static str, time_stamp: Option<String>) -> Result<Version, DineroError> {
+fn version_from(
+    operation: &'static str,
+    time_stamp: Option<String>,
+) -> Result<Version, DineroError> {
     time_stamp
         .map(Version)
         .ok_or_else(|| DineroError::UnexpectedResponse {
@@ -75,7 +78,7 @@ fn invoice_of(
     };
     Ok(Invoice {
         guid: read.guid.unwrap_or(guid),
-        version: version(operation, read.time_stamp.clone())?,
+        version: version_from(operation, read.time_stamp.clone())?,
         status,
         number: (read.number > 0).then_some(read.number),
         payment_status: read.payment_status.clone(),
@@ -341,7 +344,7 @@ impl OrganizationClient {
         let created: wire::CreatedResponse = decode(OP, &self.send(call).await?)?;
         Ok(Created {
             guid: created.guid,
-            version: version(OP, created.time_stamp)?,
+            version: version_from(OP, created.time_stamp)?,
         })
     }
 
@@ -473,7 +476,7 @@ impl OrganizationClient {
         let created: wire::PaymentCreated = decode(OP, &self.send(call).await?)?;
         Ok(CreatedPayment {
             guid: created.guid,
-            invoice_version: version_of(OP, created.time_stamp)?,
+            invoice_version: version_from(OP, created.time_stamp)?,
         })
     }
 
@@ -524,7 +527,7 @@ impl OrganizationClient {
         let created: wire::CreatedResponse = decode(OP, &self.send(call).await?)?;
         Ok(Created {
             guid: created.guid,
-            version: version_of(OP, created.time_stamp)?,
+            version: version_from(OP, created.time_stamp)?,
         })
     }
 
@@ -545,7 +548,7 @@ impl OrganizationClient {
         let created: wire::CreatedResponse = decode(OP, &self.send(call).await?)?;
         Ok(Created {
             guid: created.guid,
-            version: version_of(OP, created.time_stamp)?,
+            version: version_from(OP, created.time_stamp)?,
         })
     }
 
@@ -584,8 +587,4 @@ impl OrganizationClient {
         call.booking_number = number;
         invoice_of(OP, decode(OP, &self.send(call).await?)?, guid)
     }
-}
-
-fn version_of(operation: &'static str, time_stamp: Option<String>) -> Result<Version, DineroError> {
-    version(operation, time_stamp)
 }

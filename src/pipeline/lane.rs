@@ -24,8 +24,17 @@ pub enum Command {
     Transfer {
         order_id: String,
         overrides: Overrides,
-        reply: oneshot::Sender<Result<OrderRecord, String>>,
+        reply: oneshot::Sender<Result<OrderRecord, ManualError>>,
     },
+}
+
+/// Why a manual transfer could not even start.
+#[derive(Debug, thiserror::Error)]
+pub enum ManualError {
+    #[error("order {0} has not been received")]
+    NotReceived(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 pub struct Lane {
@@ -176,27 +185,18 @@ impl Lane {
         let tenant = self.tenant_id.clone();
         let result = async {
             let store = &shared.store;
-            let event = store
-                .pending_event_for_order(&tenant, &order_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let Some(event) = event else {
-                // Nothing waiting: already transferred (or never received).
-                return match store
+            let Some(event) = store.pending_event_for_order(&tenant, &order_id).await? else {
+                // Nothing waiting: already transferred (its record answers), or never received.
+                return store
                     .order(&tenant, &order_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Some(record) => Ok(record),
-                    None => Err(format!("order {order_id} has not been received")),
-                };
+                    .await?
+                    .ok_or(ManualError::NotReceived(order_id.clone()));
             };
             self.process(event, overrides).await;
             store
                 .order(&tenant, &order_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("order {order_id} was not transferred"))
+                .await?
+                .ok_or(ManualError::NotReceived(order_id.clone()))
         }
         .await;
         let _ = reply.send(result);
@@ -272,7 +272,6 @@ impl Lane {
                     {
                         tracing::error!(tenant = %self.tenant_id, error = %e, "could not pause");
                     }
-                    self.shared.metrics_hook(&self.tenant_id, "paused");
                     return;
                 }
                 _ => {
@@ -360,6 +359,5 @@ impl Lane {
         {
             tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending");
         }
-        self.shared.metrics_hook(&self.tenant_id, "dead_letter");
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 pub use error::TransferError;
+pub use lane::ManualError;
 pub use transfer::Overrides;
 
 use crate::config::PipelineSettings;
@@ -31,13 +32,6 @@ pub struct Shared {
     pub time_zone: Tz,
 }
 
-impl Shared {
-    /// A hook for counters (the metrics issue fills it in); logs for now.
-    fn metrics_hook(&self, tenant: &str, what: &str) {
-        tracing::debug!(%tenant, what, "lane event");
-    }
-}
-
 pub struct Pipeline {
     shared: Arc<Shared>,
     lanes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
@@ -49,8 +43,8 @@ pub struct Pipeline {
 pub enum PipelineError {
     #[error("shutting down")]
     ShuttingDown,
-    #[error("{0}")]
-    Transfer(String),
+    #[error(transparent)]
+    Manual(#[from] lane::ManualError),
 }
 
 impl Pipeline {
@@ -117,10 +111,7 @@ impl Pipeline {
         })
         .await
         .map_err(|_| PipelineError::ShuttingDown)?;
-        answer
-            .await
-            .map_err(|_| PipelineError::ShuttingDown)?
-            .map_err(PipelineError::Transfer)
+        Ok(answer.await.map_err(|_| PipelineError::ShuttingDown)??)
     }
 
     /// Stop every lane: no new step starts; a Dinero call in flight may finish within

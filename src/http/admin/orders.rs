@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::existing_tenant;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::AppState;
-use crate::pipeline::{Overrides, PipelineError};
+use crate::pipeline::{ManualError, Overrides, PipelineError};
 use crate::store::{EventStatus, OrderRecord, Step, StoredEvent, Tenant};
 
 /// One word for where an order stands, for people and for `?status=`.
@@ -161,25 +161,20 @@ pub async fn transfer(
         .transfer_now(&tenant_id, &order_id, overrides)
         .await
         .map_err(|error| match error {
+            PipelineError::Manual(ManualError::NotReceived(_)) => {
+                Problem::not_found("unknown_order", error.to_string())
+            }
+            PipelineError::Manual(ManualError::Store(store)) => Problem::from(store),
             PipelineError::ShuttingDown => Problem::unavailable("shutting down; retry later"),
-            PipelineError::Transfer(message) => Problem::not_found("unknown_order", message),
         })?;
     let events = state.store.events_for_order(&tenant_id, &order_id).await?;
-    let Some(event) = events.first() else {
-        return Err(Problem::not_found(
-            "unknown_order",
-            format!("no order '{order_id}'"),
-        ));
-    };
-    let event = state
-        .store
-        .events_for_order(&tenant_id, &order_id)
-        .await?
-        .into_iter()
+    let event = events
+        .iter()
         .find(|e| e.seq == record.event_seq)
-        .unwrap_or_else(|| event.clone());
+        .or(events.first())
+        .ok_or_else(|| Problem::not_found("unknown_order", format!("no order '{order_id}'")))?;
     let tenant = state.store.tenant(&tenant_id).await?.unwrap_or(tenant);
-    let answer = summary(&tenant, &event, Some(&record));
+    let answer = summary(&tenant, event, Some(&record));
     let status = if record.step == Step::Done {
         StatusCode::OK
     } else {

@@ -318,6 +318,8 @@ pub async fn resume(
             Credentials::visma_connect(refresh_token.clone(), None)
         }
     };
+    // Re-reading the chart with Visma Connect would rotate the refresh token outside the
+    // lane, which owns its rotation; those tenants keep the chart read when they were saved.
     if matches!(credentials, Credentials::ApiKey(_)) {
         let client = state
             .dinero
