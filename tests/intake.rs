@@ -349,6 +349,22 @@ async fn the_admin_api_needs_a_valid_token_and_never_shows_secrets() {
             "a secret leaked: {text}"
         );
     }
+    // At rest: neither the API key nor the webhook secret is in the database files.
+    let database = harness
+        .settings
+        .store
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    for file in [database.clone(), format!("{database}-wal")] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for secret in ["key-51".as_bytes(), SECRET.as_bytes()] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{file} holds a secret in plain text"
+            );
+        }
+    }
     let tenant: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(tenant["credentials"], json!({"kind": "api_key"}));
     assert_eq!(tenant["webhook_secrets"], 1);
