@@ -8,5 +8,6 @@ pub mod config;
 pub mod dinero;
 pub mod domain;
 pub mod http;
+pub mod ingest;
 pub mod pipeline;
 pub mod store;

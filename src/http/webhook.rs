@@ -3,46 +3,20 @@
 //! 202 = accepted, 200 = already had it (or a recorded conflict), 4xx = rejected, nothing
 //! stored; 503 = the store cannot take it, the sender retries.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 use super::problem::{ApiResult, Problem};
 use super::AppState;
-use crate::domain::order::{is_identifier, OrderEvent};
-use crate::store::{Accepted, NewEvent};
-
-/// The published schema, compiled once.
-static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
-    let schema: Value = serde_json::from_str(include_str!("../../schemas/order-event.schema.json"))
-        .expect("the order schema is JSON");
-    jsonschema::validator_for(&schema).expect("the order schema compiles")
-});
-
-/// Schema violations by JSON pointer (at most 20, for a readable answer).
-pub fn schema_violations(body: &Value) -> std::collections::BTreeMap<String, String> {
-    SCHEMA
-        .iter_errors(body)
-        .take(20)
-        .map(|error| {
-            let pointer = error.instance_path().to_string();
-            (
-                if pointer.is_empty() {
-                    "/".to_owned()
-                } else {
-                    pointer
-                },
-                error.to_string(),
-            )
-        })
-        .collect()
-}
+use crate::domain::order::is_identifier;
+use crate::ingest::intake::{self, IntakeError};
+use crate::store::Accepted;
 
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -86,44 +60,17 @@ pub async fn receive(
         .ok_or_else(|| Problem::not_found("unknown_tenant", "no such tenant"))?;
     verify_signature(&tenant.secrets.webhook_secrets, &body, &headers)?;
 
-    let json: Value = serde_json::from_slice(&body).map_err(|e| {
-        Problem::bad_request("malformed_json", format!("the body is not JSON: {e}"))
+    let checked = intake::check(&body).map_err(|error: IntakeError| {
+        Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
     })?;
-    let violations = schema_violations(&json);
-    if !violations.is_empty() {
-        return Err(Problem::bad_request(
-            "schema_violation",
-            "the event does not match the order event schema",
-        )
-        .with_errors(violations));
-    }
-    let event: OrderEvent = serde_json::from_value(json.clone())
-        .map_err(|e| Problem::bad_request("schema_violation", e.to_string()))?;
-    if let Err(violations) = event.validate() {
-        return Err(
-            Problem::bad_request("invalid_order", "the order breaks the event's rules")
-                .with_errors(violations),
-        );
-    }
+    let event = &checked.event;
     if event.tenantid != tenant_id {
         return Err(Problem::bad_request(
             "tenant_mismatch",
             "the event's tenantid is not the tenant of this URL",
         ));
     }
-    let content_hash = hex(Sha256::digest(
-        serde_json::to_vec(&json["data"]).expect("JSON serializes"),
-    ));
-    let accepted = state
-        .store
-        .accept_event(NewEvent {
-            tenant_id: tenant_id.clone(),
-            event_id: event.id.clone(),
-            order_id: event.data.order_id.clone(),
-            payload: String::from_utf8_lossy(&body).into_owned(),
-            content_hash,
-        })
-        .await?;
+    let accepted = intake::accept(state.store.as_ref(), &checked, None).await?;
     let (status, outcome, seq) = match accepted {
         Accepted::New { seq } => {
             state.pipeline.wake(&tenant_id);
@@ -166,8 +113,4 @@ fn verify_signature(secrets: &[String], body: &[u8], headers: &HeaderMap) -> Api
         _ => "no signature matches".into(),
     };
     Err(Problem::unauthorized("invalid_signature", detail))
-}
-
-fn hex(bytes: impl AsRef<[u8]>) -> String {
-    bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -153,6 +153,14 @@ impl EventStatus {
     }
 }
 
+/// Where a Kafka-borne event was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSource {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
 pub struct NewEvent {
     pub tenant_id: String,
     pub event_id: String,
@@ -160,6 +168,18 @@ pub struct NewEvent {
     pub payload: String,
     /// Hash of the order data, to tell a resend from a changed order.
     pub content_hash: String,
+    pub source: Option<EventSource>,
+}
+
+/// A record waiting for the dead-letter topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub tenant_id: String,
+    pub kind: String,
+    pub value: String,
+    pub headers: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +211,7 @@ pub struct StoredEvent {
     pub payload: String,
     pub status: EventStatus,
     pub received_at: DateTime<Utc>,
+    pub source: Option<EventSource>,
 }
 
 /// Where an order stands in the ledger.
@@ -403,4 +424,19 @@ pub trait Store: Send + Sync + 'static {
     async fn resume(&self, tenant: &str) -> StoreResult<u64>;
     /// A dead-lettered event went through after all (resume, retry or manual transfer).
     async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()>;
+
+    /// Record a record for the dead-letter topic (a poison record, refused at the door).
+    async fn add_outbox(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<i64>;
+    /// Records not yet published, oldest first.
+    async fn unpublished(&self, limit: i64) -> StoreResult<Vec<OutboxRecord>>;
+    async fn mark_published(&self, id: i64) -> StoreResult<()>;
+    /// Tenants with waiting events read from these partitions of the topic.
+    async fn tenants_pending_on(&self, topic: &str, partitions: &[i32])
+        -> StoreResult<Vec<String>>;
 }

@@ -111,7 +111,46 @@ fn event_from(row: &SqliteRow) -> StoreResult<StoredEvent> {
         payload: row.get("payload"),
         status: EventStatus::parse(row.get("status"))?,
         received_at: time(row.get("received_at"))?,
+        source: row
+            .get::<Option<String>, _>("source_topic")
+            .map(|topic| EventSource {
+                topic,
+                partition: row
+                    .get::<Option<i64>, _>("source_partition")
+                    .unwrap_or_default() as i32,
+                offset: row
+                    .get::<Option<i64>, _>("source_offset")
+                    .unwrap_or_default(),
+            }),
     })
+}
+
+/// Write a record for the dead-letter topic inside the caller's transaction.
+async fn outbox(
+    tx: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    kind: &str,
+    value: &str,
+    headers: &BTreeMap<String, String>,
+) -> StoreResult<i64> {
+    let mut headers = headers.clone();
+    headers.insert("dinero-bridge-record".into(), kind.into());
+    headers.insert("tenant-id".into(), tenant.into());
+    Ok(sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, kind, value, headers, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(value)
+    .bind(serde_json::to_string(&headers).expect("headers serialize"))
+    .bind(now())
+    .fetch_one(tx)
+    .await?)
+}
+
+fn status_record(tenant: &str, kind: &str, reason: Option<&str>) -> String {
+    serde_json::json!({"tenant_id": tenant, "record": kind, "reason": reason, "at": now()})
+        .to_string()
 }
 
 fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
@@ -203,20 +242,53 @@ impl Store for SqliteStore {
     }
 
     async fn set_pause(&self, tenant: &str, reason: Option<&str>) -> StoreResult<()> {
-        let at = reason.map(|_| now());
-        // A tenant already paused keeps its first reason: that is what stopped it.
-        sqlx::query(
-            "UPDATE tenants SET pause_reason = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(pause_reason, ?) END,
-                                paused_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(paused_at, ?) END
-             WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(reason)
-        .bind(reason)
-        .bind(at)
-        .bind(tenant)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.write().await?;
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("SELECT pause_reason FROM tenants WHERE id = ?")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        match (current, reason) {
+            // A tenant already paused keeps its first reason: that is what stopped it.
+            (Some(_), Some(_)) | (None, None) => {}
+            (None, Some(reason)) => {
+                sqlx::query("UPDATE tenants SET pause_reason = ?, paused_at = ? WHERE id = ?")
+                    .bind(reason)
+                    .bind(now())
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
+                let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
+                outbox(
+                    &mut tx,
+                    tenant,
+                    "paused",
+                    &status_record(tenant, "paused", Some(reason)),
+                    &headers,
+                )
+                .await?;
+            }
+            (Some(_), None) => {
+                sqlx::query(
+                    "UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = ?",
+                )
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+                outbox(
+                    &mut tx,
+                    tenant,
+                    "resumed",
+                    &status_record(tenant, "resumed", None),
+                    &BTreeMap::new(),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -245,8 +317,9 @@ impl Store for SqliteStore {
             Some(_) => EventStatus::Conflict,
         };
         let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
+                                 source_topic, source_partition, source_offset)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         )
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -255,6 +328,9 @@ impl Store for SqliteStore {
         .bind(&event.content_hash)
         .bind(status.as_str())
         .bind(now())
+        .bind(event.source.as_ref().map(|s| s.topic.clone()))
+        .bind(event.source.as_ref().map(|s| i64::from(s.partition)))
+        .bind(event.source.as_ref().map(|s| s.offset))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -488,6 +564,44 @@ impl Store for SqliteStore {
             .bind(letter.event_seq)
             .execute(&mut *tx)
             .await?;
+        let event = sqlx::query("SELECT * FROM events WHERE seq = ?")
+            .bind(letter.event_seq)
+            .fetch_one(&mut *tx)
+            .await?;
+        let event = event_from(&event)?;
+        let mut headers = BTreeMap::from([
+            ("order-id".to_owned(), letter.order_id.clone()),
+            ("event-id".to_owned(), event.event_id.clone()),
+            (
+                "error-class".to_owned(),
+                letter.error_class.as_str().to_owned(),
+            ),
+            ("error-message".to_owned(), letter.message.clone()),
+            ("attempts".to_owned(), letter.attempts.to_string()),
+            (
+                "first-failure-at".to_owned(),
+                letter.first_failed_at.to_rfc3339(),
+            ),
+            ("last-failure-at".to_owned(), at.clone()),
+            ("reason".to_owned(), pause_reason.to_owned()),
+        ]);
+        if let Some(code) = &letter.error_code {
+            headers.insert("error-code".into(), code.clone());
+        }
+        if let Some(source) = &event.source {
+            headers.insert("source-topic".into(), source.topic.clone());
+            headers.insert("source-partition".into(), source.partition.to_string());
+            headers.insert("source-offset".into(), source.offset.to_string());
+        }
+        outbox(
+            &mut tx,
+            &letter.tenant_id,
+            "dead_letter",
+            &event.payload,
+            &headers,
+        )
+        .await?;
+
         sqlx::query(
             "UPDATE tenants SET pause_reason = COALESCE(pause_reason, ?), paused_at = COALESCE(paused_at, ?) WHERE id = ?",
         )
@@ -578,6 +692,15 @@ impl Store for SqliteStore {
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
+        let headers = BTreeMap::from([("requeued-dead-letters".to_owned(), queued.to_string())]);
+        outbox(
+            &mut tx,
+            tenant,
+            "resumed",
+            &status_record(tenant, "resumed", None),
+            &headers,
+        )
+        .await?;
         tx.commit().await?;
         Ok(queued)
     }
@@ -588,5 +711,66 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn add_outbox(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.write().await?;
+        let id = outbox(&mut tx, tenant, kind, value, headers).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn unpublished(&self, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRecord {
+                    id: row.get("id"),
+                    tenant_id: row.get("tenant_id"),
+                    kind: row.get("kind"),
+                    value: row.get("value"),
+                    headers: json("outbox headers", row.get("headers"))?,
+                    created_at: time(row.get("created_at"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET published_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn tenants_pending_on(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> StoreResult<Vec<String>> {
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(partitions).expect("numbers serialize");
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = ?
+               AND source_partition IN (SELECT value FROM json_each(?))",
+        )
+        .bind(topic)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -1,0 +1,1 @@
+//! Kafka: the consumer group on the input topic, the producer, the dead-letter publisher.
