@@ -12,7 +12,8 @@ use tokio::sync::watch;
 
 use crate::config::{ConfigError, Settings};
 use crate::dinero::DineroClient;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, KafkaState};
+use crate::ingest::kafka::{ensure_topics, Consumer, EventProducer, OutboxPublisher};
 use crate::pipeline::{Pipeline, Shared};
 use crate::store::{SqliteStore, Store, StoreError};
 
@@ -29,12 +30,21 @@ pub enum StartError {
     },
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] crate::ingest::kafka::KafkaError),
+}
+
+/// Kafka mode's background parts, started with the server.
+struct KafkaParts {
+    consumer: Consumer,
+    publisher: OutboxPublisher,
 }
 
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: Arc<AppState>,
+    kafka: Option<KafkaParts>,
 }
 
 /// Stops a running application (graceful, like SIGTERM).
@@ -61,6 +71,30 @@ impl Application {
             settings: settings.pipeline.clone(),
             time_zone: settings.time_zone(),
         });
+        let (kafka, kafka_state) = if settings.kafka.enabled {
+            if settings.kafka.create_topics {
+                ensure_topics(&settings.kafka).await?;
+            }
+            let producer = EventProducer::new(&settings.kafka)?;
+            let consumer = Consumer::new(&settings.kafka, store.clone(), pipeline.clone())?;
+            let state = KafkaState {
+                producer: producer.clone(),
+                health: consumer.health(),
+            };
+            let publisher = OutboxPublisher {
+                store: store.clone(),
+                producer,
+            };
+            (
+                Some(KafkaParts {
+                    consumer,
+                    publisher,
+                }),
+                Some(state),
+            )
+        } else {
+            (None, None)
+        };
         let addr = settings.http.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -75,11 +109,13 @@ impl Application {
             pipeline,
             admin_tokens,
             accepting: std::sync::atomic::AtomicBool::new(true),
+            kafka: kafka_state,
         });
         Ok(Application {
             listener,
             addr,
             state,
+            kafka,
         })
     }
 
@@ -95,16 +131,31 @@ impl Application {
     /// `pipeline.shutdown_grace_secs`), then return with the ledger consistent.
     pub async fn run_until_stopped(self, stop: watch::Receiver<bool>) -> std::io::Result<()> {
         let Application {
-            listener, state, ..
+            listener,
+            state,
+            kafka,
+            ..
         } = self;
-        match state.pipeline.start().await {
-            Ok(count) if count > 0 => {
-                tracing::info!(tenants = count, "resuming lanes with waiting events")
+        let mut background = Vec::new();
+        match kafka {
+            // In Kafka mode a replica works the tenants of its partitions: lanes start on
+            // assignment and as records arrive.
+            Some(KafkaParts {
+                consumer,
+                publisher,
+            }) => {
+                background.push(tokio::spawn(consumer.run(stop.clone())));
+                background.push(tokio::spawn(publisher.run(stop.clone())));
             }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::error!(%error, "cannot read the inbox at start; lanes start as events arrive")
-            }
+            None => match state.pipeline.start().await {
+                Ok(count) if count > 0 => {
+                    tracing::info!(tenants = count, "resuming lanes with waiting events")
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the inbox at start; lanes start as events arrive")
+                }
+            },
         }
         let mut stopped = stop.clone();
         let shutdown_signal = async move {
@@ -120,6 +171,10 @@ impl Application {
             }
         });
         let result = served.await;
+        for task in background {
+            // The consumer commits and leaves its group; the publisher stops between records.
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
         let grace = Duration::from_secs(state.settings.pipeline.shutdown_grace_secs);
         state.pipeline.shutdown(grace).await;
         tracing::info!("stopped");

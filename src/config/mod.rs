@@ -29,7 +29,82 @@ pub struct Settings {
     #[serde(default)]
     pub pipeline: PipelineSettings,
     #[serde(default)]
+    pub kafka: KafkaSettings,
+    #[serde(default)]
     pub log: LogSettings,
+}
+
+/// Kafka mode: the consumer group on the input topic, the dead-letter topic, the producer
+/// that webhooks go through. Off by default (embedded mode).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub enabled: bool,
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    /// CloudEvents order events, key = tenant id.
+    pub input_topic: String,
+    /// Dead letters, poison records, and the tenants' paused/resumed records.
+    pub dead_letter_topic: String,
+    /// Create both topics at start (brokers without auto-creation, e.g. tansu).
+    pub create_topics: bool,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// plaintext | ssl | sasl_plaintext | sasl_ssl
+    pub security_protocol: String,
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<String>,
+    pub ssl_ca_location: Option<PathBuf>,
+    pub session_timeout_ms: u32,
+    pub heartbeat_interval_ms: u32,
+    /// The storm guard: over the last `storm_window` records, more than this share refused
+    /// means a bad deploy, not bad data: stop consuming and report not ready.
+    pub storm_window: usize,
+    pub storm_max_refused_ratio: f64,
+    /// Further librdkafka properties, passed as they are.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            enabled: false,
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            group_id: "dinero-bridge".into(),
+            input_topic: "shop.orders".into(),
+            dead_letter_topic: "shop.orders.dead-letter".into(),
+            create_topics: false,
+            partitions: 6,
+            replication_factor: 1,
+            security_protocol: "plaintext".into(),
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            session_timeout_ms: 6_000,
+            heartbeat_interval_ms: 2_000,
+            storm_window: 50,
+            storm_max_refused_ratio: 0.5,
+            properties: Default::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("enabled", &self.enabled)
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("group_id", &self.group_id)
+            .field("input_topic", &self.input_topic)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field(
+                "sasl_password",
+                &self.sasl_password.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,7 +143,7 @@ impl Default for StoreSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Bearer tokens of the admin API. Empty: one is generated into `<data dir>/admin-token`.
@@ -83,6 +158,25 @@ pub struct SecuritySettings {
     pub encryption_key_id: String,
     /// Earlier keys by id (base64), still accepted for reading during a rotation.
     pub previous_encryption_keys: std::collections::BTreeMap<String, String>,
+}
+
+/// Secrets never show in debug output.
+impl std::fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecuritySettings")
+            .field(
+                "admin_tokens",
+                &format!("[{} REDACTED]", self.admin_tokens.len()),
+            )
+            .field("admin_tokens_file", &self.admin_tokens_file)
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field("encryption_key_id", &self.encryption_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SecuritySettings {
@@ -223,6 +317,47 @@ impl Settings {
         }
         if self.security.encryption_key_id.is_empty() {
             return key("security.encryption_key_id", "must not be empty");
+        }
+        let kafka = &self.kafka;
+        if kafka.enabled {
+            if kafka.bootstrap_servers.trim().is_empty() {
+                return key("kafka.bootstrap_servers", "is required in Kafka mode");
+            }
+            if kafka.input_topic.is_empty()
+                || kafka.dead_letter_topic.is_empty()
+                || kafka.input_topic == kafka.dead_letter_topic
+            {
+                return key(
+                    "kafka.dead_letter_topic",
+                    "input and dead-letter topics must be set and differ",
+                );
+            }
+            if !["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]
+                .contains(&kafka.security_protocol.as_str())
+            {
+                return key(
+                    "kafka.security_protocol",
+                    "is one of plaintext, ssl, sasl_plaintext, sasl_ssl",
+                );
+            }
+            if kafka.partitions < 1 || kafka.replication_factor < 1 {
+                return key(
+                    "kafka.partitions",
+                    "partitions and replication_factor must be at least 1",
+                );
+            }
+            if kafka.heartbeat_interval_ms * 3 > kafka.session_timeout_ms {
+                return key(
+                    "kafka.heartbeat_interval_ms",
+                    "must be at most a third of session_timeout_ms",
+                );
+            }
+            if !(0.0..=1.0).contains(&kafka.storm_max_refused_ratio) || kafka.storm_window == 0 {
+                return key(
+                    "kafka.storm_max_refused_ratio",
+                    "must be within 0..1 with a window of at least 1",
+                );
+            }
         }
         if reqwest::Url::parse(&self.dinero.api_url).is_err() {
             return key("dinero.api_url", "is not a URL");

@@ -26,6 +26,13 @@ pub struct AppState {
     pub admin_tokens: AdminTokens,
     /// False once shutdown began: intake stops, /readyz says so.
     pub accepting: std::sync::atomic::AtomicBool,
+    /// Kafka mode: webhooks go through the input topic.
+    pub kafka: Option<KafkaState>,
+}
+
+pub struct KafkaState {
+    pub producer: crate::ingest::kafka::EventProducer,
+    pub health: Arc<crate::ingest::kafka::ConsumerHealth>,
 }
 
 /// The OpenAPI document of the admin API and the webhook.

@@ -70,6 +70,20 @@ pub async fn receive(
             "the event's tenantid is not the tenant of this URL",
         ));
     }
+    if let Some(kafka) = &state.kafka {
+        // Kafka mode: one ordered stream per tenant; the consumer writes the inbox.
+        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+        let (partition, offset) = kafka
+            .producer
+            .send_event(&tenant_id, &body, traceparent)
+            .await
+            .map_err(|error| {
+                Problem::unavailable(format!("the broker did not take the event: {error}"))
+            })?;
+        let body = json!({"status": "accepted", "tenant_id": tenant_id, "order_id": event.data.order_id,
+            "event_id": event.id, "partition": partition, "offset": offset});
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
     let accepted = intake::accept(state.store.as_ref(), &checked, None).await?;
     let (status, outcome, seq) = match accepted {
         Accepted::New { seq } => {

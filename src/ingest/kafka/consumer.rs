@@ -1,0 +1,250 @@
+//! The consumer group on the input topic. Each record is checked, written to the inbox, and
+//! only then is its offset committed (manual commits only). A paused or slow tenant never
+//! holds back its partition: its events wait in the inbox, not in Kafka. A record that is not
+//! an acceptable event goes to the dead-letter topic with the reason, and consuming goes on.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::ClientContext;
+use tokio::sync::watch;
+
+use super::client::{base, KafkaError};
+use super::decode;
+use super::storm::StormGuard;
+use crate::config::KafkaSettings;
+use crate::ingest::intake;
+use crate::pipeline::Pipeline;
+use crate::store::{EventSource, Store};
+
+/// What readiness reports about Kafka.
+#[derive(Default)]
+pub struct ConsumerHealth {
+    /// The last poll reached the broker.
+    pub connected: AtomicBool,
+    /// The storm guard stopped consuming.
+    pub storm: AtomicBool,
+}
+
+impl ConsumerHealth {
+    pub fn ready(&self) -> bool {
+        self.connected.load(Ordering::SeqCst) && !self.storm.load(Ordering::SeqCst)
+    }
+}
+
+/// On assignment, start the lanes of tenants whose events wait from those partitions.
+struct Rebalancer {
+    runtime: tokio::runtime::Handle,
+    store: Arc<dyn Store>,
+    pipeline: Arc<Pipeline>,
+    topic: String,
+}
+
+impl ClientContext for Rebalancer {}
+
+impl ConsumerContext for Rebalancer {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(assigned) = rebalance else {
+            return;
+        };
+        let partitions: Vec<i32> = assigned
+            .elements()
+            .iter()
+            .filter(|e| e.topic() == self.topic)
+            .map(|e| e.partition())
+            .collect();
+        tracing::info!(?partitions, "partitions assigned");
+        let (store, pipeline, topic) = (
+            self.store.clone(),
+            self.pipeline.clone(),
+            self.topic.clone(),
+        );
+        self.runtime.spawn(async move {
+            match store.tenants_pending_on(&topic, &partitions).await {
+                Ok(tenants) => tenants.iter().for_each(|t| pipeline.wake(t)),
+                Err(error) => tracing::error!(%error, "cannot read the inbox after an assignment"),
+            }
+        });
+    }
+}
+
+pub struct Consumer {
+    consumer: StreamConsumer<Rebalancer>,
+    store: Arc<dyn Store>,
+    pipeline: Arc<Pipeline>,
+    storm: StormGuard,
+    health: Arc<ConsumerHealth>,
+}
+
+/// Why a record is refused: it goes to the dead-letter topic.
+struct Poison {
+    tenant: String,
+    reason: String,
+}
+
+impl Consumer {
+    pub fn new(
+        settings: &KafkaSettings,
+        store: Arc<dyn Store>,
+        pipeline: Arc<Pipeline>,
+    ) -> Result<Self, KafkaError> {
+        let context = Rebalancer {
+            runtime: tokio::runtime::Handle::current(),
+            store: store.clone(),
+            pipeline: pipeline.clone(),
+            topic: settings.input_topic.clone(),
+        };
+        let consumer: StreamConsumer<Rebalancer> = base(settings)
+            .set("group.id", &settings.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "session.timeout.ms",
+                settings.session_timeout_ms.to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                settings.heartbeat_interval_ms.to_string(),
+            )
+            .create_with_context(context)?;
+        consumer.subscribe(&[&settings.input_topic])?;
+        Ok(Consumer {
+            consumer,
+            store,
+            pipeline,
+            storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
+            health: Arc::new(ConsumerHealth::default()),
+        })
+    }
+
+    pub fn health(&self) -> Arc<ConsumerHealth> {
+        self.health.clone()
+    }
+
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let message = tokio::select! {
+                message = self.consumer.recv() => message,
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    self.health.connected.store(false, Ordering::SeqCst);
+                    tracing::warn!(%error, "Kafka poll failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            self.health.connected.store(true, Ordering::SeqCst);
+            let refused = self.handle(&message).await;
+            if let Err(error) = self.consumer.commit_message(&message, CommitMode::Async) {
+                tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
+            }
+            if self.storm.record(refused) {
+                self.health.storm.store(true, Ordering::SeqCst);
+                tracing::error!("most recent records were refused: stopping the consumer (a bad deploy, not bad data?)");
+                break;
+            }
+        }
+        // Offsets of everything written to the inbox are committed before leaving the group.
+        if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(%error, "final commit");
+        }
+        tracing::info!("Kafka consumer stopped");
+    }
+
+    /// Inbox or dead-letter record; true when refused. Store failures are retried here and
+    /// the offset is not committed until the record is safely written somewhere.
+    async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+        let source = EventSource {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        };
+        loop {
+            match self.intake(message, &source).await {
+                Ok(Some(tenant)) => {
+                    self.pipeline.wake(&tenant);
+                    return false;
+                }
+                Ok(None) => return false,
+                Err(Ok(poison)) => {
+                    self.dead_letter(message, &source, &poison).await;
+                    return true;
+                }
+                Err(Err(error)) => {
+                    tracing::error!(%error, "the store cannot take a Kafka record; retrying before committing");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// `Ok(Some(tenant))` stored; `Err(Ok(poison))` refused; `Err(Err(_))` store trouble.
+    async fn intake(
+        &self,
+        message: &BorrowedMessage<'_>,
+        source: &EventSource,
+    ) -> Result<Option<String>, Result<Poison, crate::store::StoreError>> {
+        let key = decode::key(message);
+        let refuse = |reason: String| {
+            Err(Ok(Poison {
+                tenant: key.clone().unwrap_or_default(),
+                reason,
+            }))
+        };
+        let json = match decode::event_json(message) {
+            Ok(json) => json,
+            Err(reason) => return refuse(reason),
+        };
+        let checked = match intake::check_json(json) {
+            Ok(checked) => checked,
+            Err(error) => return refuse(error.describe()),
+        };
+        if key.as_deref() != Some(checked.event.tenantid.as_str()) {
+            return refuse("the record's key is not the event's tenantid".into());
+        }
+        match self.store.tenant(&checked.event.tenantid).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return refuse(format!("unknown tenant '{}'", checked.event.tenantid)),
+            Err(error) => return Err(Err(error)),
+        }
+        intake::accept(self.store.as_ref(), &checked, Some(source.clone()))
+            .await
+            .map_err(Err)?;
+        Ok(Some(checked.event.tenantid))
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        source: &EventSource,
+        poison: &Poison,
+    ) {
+        tracing::warn!(tenant = %poison.tenant, reason = %poison.reason, offset = source.offset, "refused record sent to the dead-letter topic");
+        let headers = BTreeMap::from([
+            ("error-class".to_owned(), "bad_input".to_owned()),
+            ("error-message".to_owned(), poison.reason.clone()),
+            ("source-topic".to_owned(), source.topic.clone()),
+            ("source-partition".to_owned(), source.partition.to_string()),
+            ("source-offset".to_owned(), source.offset.to_string()),
+        ]);
+        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        while let Err(error) = self
+            .store
+            .add_outbox(&poison.tenant, "poison", &value, &headers)
+            .await
+        {
+            tracing::error!(%error, "cannot record a refused record; retrying before committing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

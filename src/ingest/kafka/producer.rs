@@ -1,0 +1,89 @@
+//! The idempotent producer (acks=all): webhooks in Kafka mode, and dead-letter records.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::client::{base, KafkaError};
+use crate::config::KafkaSettings;
+
+#[derive(Clone)]
+pub struct EventProducer {
+    producer: FutureProducer,
+    input_topic: String,
+    dead_letter_topic: String,
+}
+
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn headers(pairs: &BTreeMap<String, String>) -> OwnedHeaders {
+    pairs
+        .iter()
+        .fold(OwnedHeaders::new(), |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            })
+        })
+}
+
+impl EventProducer {
+    pub fn new(settings: &KafkaSettings) -> Result<Self, KafkaError> {
+        let producer = base(settings)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(EventProducer {
+            producer,
+            input_topic: settings.input_topic.clone(),
+            dead_letter_topic: settings.dead_letter_topic.clone(),
+        })
+    }
+
+    /// An order event onto the input topic, keyed by tenant; returns once the broker has it.
+    pub async fn send_event(
+        &self,
+        tenant: &str,
+        value: &[u8],
+        traceparent: Option<&str>,
+    ) -> Result<(i32, i64), KafkaError> {
+        let mut pairs = BTreeMap::from([(
+            "content-type".to_owned(),
+            "application/cloudevents+json".to_owned(),
+        )]);
+        if let Some(traceparent) = traceparent {
+            pairs.insert("traceparent".into(), traceparent.into());
+        }
+        let record = FutureRecord::to(&self.input_topic)
+            .key(tenant)
+            .payload(value)
+            .headers(headers(&pairs));
+        let delivery = self
+            .producer
+            .send(record, QUEUE_TIMEOUT)
+            .await
+            .map_err(|(error, _)| error)?;
+        Ok((delivery.partition, delivery.offset))
+    }
+
+    /// A record onto the dead-letter topic, keyed by tenant, facts as headers.
+    pub async fn send_dead_letter(
+        &self,
+        tenant: &str,
+        value: &[u8],
+        facts: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        let record = FutureRecord::to(&self.dead_letter_topic)
+            .key(tenant)
+            .payload(value)
+            .headers(headers(facts));
+        self.producer
+            .send(record, QUEUE_TIMEOUT)
+            .await
+            .map_err(|(error, _)| error)?;
+        Ok(())
+    }
+}
