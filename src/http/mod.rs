@@ -60,17 +60,16 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let accepting = state.accepting.load(std::sync::atomic::Ordering::SeqCst);
     let store = state.store.ping().await.is_ok();
-    let ready = accepting && store;
+    // Kafka mode: the broker answered the last poll and the storm guard has not tripped.
+    let kafka = state.kafka.as_ref().map(|k| k.health.ready());
+    let ready = accepting && store && kafka.unwrap_or(true);
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"ready": ready, "store": store, "accepting": accepting})),
-    )
-        .into_response()
+    let body = json!({"ready": ready, "store": store, "accepting": accepting, "kafka": kafka});
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> problem::Problem {

@@ -1,0 +1,404 @@
+//! Kafka mode against rdkafka's MockCluster, an in-process broker speaking the real protocol
+//! (groups, commits, idempotent producer): records become invoices, restarts redeliver without
+//! duplicates, refused records reach the dead-letter topic with their facts while consuming
+//! goes on, a paused tenant's records wait while another tenant's on the same partition flow.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const INPUT: &str = "shop.orders";
+const DEAD: &str = "shop.orders.dead-letter";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn cluster(partitions: i32) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(INPUT, partitions, 1).unwrap();
+    mock.create_topic(DEAD, partitions, 1).unwrap();
+    mock
+}
+
+async fn harness(bootstrap: &str, organizations: Vec<i64>) -> Harness {
+    let bootstrap = bootstrap.to_owned();
+    let harness = Harness::start(
+        organizations.iter().map(|id| organization(*id)).collect(),
+        move |s| {
+            s.kafka.enabled = true;
+            s.kafka.bootstrap_servers = bootstrap;
+            s.kafka.session_timeout_ms = 6_000;
+            s.kafka.heartbeat_interval_ms = 2_000;
+        },
+    )
+    .await;
+    for id in organizations {
+        let response = harness
+            .put_tenant(&format!("shop{id}"), id, settings(json!({})))
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    harness
+}
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap()
+}
+
+async fn produce(producer: &FutureProducer, key: &str, value: &[u8], headers: &[(&str, &str)]) {
+    let headers = headers.iter().fold(OwnedHeaders::new(), |h, (key, value)| {
+        h.insert(Header {
+            key,
+            value: Some(value.as_bytes()),
+        })
+    });
+    let record = FutureRecord::to(INPUT)
+        .key(key)
+        .payload(value)
+        .headers(headers);
+    producer
+        .send(record, Duration::from_secs(5))
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+}
+
+/// Read the dead-letter topic until `count` records arrived.
+async fn dead_letters(bootstrap: &str, count: usize) -> Vec<(String, BTreeMap<String, String>)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[DEAD]).unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while records.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} dead-letter records: {records:#?}",
+            records.len()
+        );
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await
+        else {
+            continue;
+        };
+        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push((value, headers));
+    }
+    records
+}
+
+#[tokio::test]
+async fn records_become_invoices_and_a_restart_redelivers_without_duplicates() {
+    let mock = cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    let mut harness = harness(&bootstrap, vec![71, 72]).await;
+    let producer = producer(&bootstrap);
+    for n in 1..=6 {
+        for tenant in ["shop71", "shop72"] {
+            let event = order(tenant, &n.to_string(), n % 2);
+            produce(&producer, tenant, &serde_json::to_vec(&event).unwrap(), &[]).await;
+        }
+    }
+    // Binary mode: attributes in ce_ headers, the order as the value.
+    let event = order("shop71", "7", 1);
+    let data = serde_json::to_vec(&event["data"]).unwrap();
+    produce(
+        &producer,
+        "shop71",
+        &data,
+        &[
+            ("ce_specversion", "1.0"),
+            ("ce_id", "evt-binary-7"),
+            ("ce_source", "/webshop"),
+            ("ce_type", "order.completed"),
+            ("ce_subject", "7"),
+            ("ce_tenantid", "shop71"),
+        ],
+    )
+    .await;
+    harness.wait_for_orders("shop71", 7, &["done"], WAIT).await;
+    harness.wait_for_orders("shop72", 6, &["done"], WAIT).await;
+
+    // Restart: the group resumes from its commits; resent records are recognised.
+    harness.restart().await;
+    for n in [1, 2, 8] {
+        let event = order("shop72", &n.to_string(), 0);
+        produce(
+            &producer,
+            "shop72",
+            &serde_json::to_vec(&event).unwrap(),
+            &[],
+        )
+        .await;
+    }
+    harness.wait_for_orders("shop72", 7, &["done"], WAIT).await;
+    for (org, expected) in [(71, 7), (72, 7)] {
+        let invoices = harness.dinero(org).await["invoices"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(
+            invoices, expected,
+            "organization {org}: one invoice per order"
+        );
+    }
+    let detail = harness.get("/v1/tenants/shop71/orders/1").await;
+    assert!(detail["events"][0]["sequence"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn refused_records_reach_the_dead_letter_topic_with_their_reason_and_consuming_goes_on() {
+    let mock = cluster(1);
+    let bootstrap = mock.bootstrap_servers();
+    let harness = harness(&bootstrap, vec![73]).await;
+    let producer = producer(&bootstrap);
+    produce(&producer, "shop73", b"this is not json", &[]).await;
+    let mut no_lines = order("shop73", "2", 1);
+    no_lines["data"]["lines"] = json!([]);
+    produce(
+        &producer,
+        "shop73",
+        &serde_json::to_vec(&no_lines).unwrap(),
+        &[],
+    )
+    .await;
+    let stranger = order("ghost", "3", 1);
+    produce(
+        &producer,
+        "ghost",
+        &serde_json::to_vec(&stranger).unwrap(),
+        &[],
+    )
+    .await;
+    produce(
+        &producer,
+        "shop73",
+        &serde_json::to_vec(&order("shop73", "4", 1)).unwrap(),
+        &[],
+    )
+    .await;
+
+    harness.wait_for_orders("shop73", 1, &["done"], WAIT).await;
+    let records = dead_letters(&bootstrap, 3).await;
+    let reasons: Vec<&str> = records
+        .iter()
+        .map(|(_, h)| h["error-message"].as_str())
+        .collect();
+    assert!(reasons[0].contains("not JSON"), "{reasons:?}");
+    assert!(reasons[1].contains("/data/lines"), "{reasons:?}");
+    assert!(reasons[2].contains("unknown tenant 'ghost'"), "{reasons:?}");
+    for (offset, (_, headers)) in records.iter().enumerate() {
+        assert_eq!(headers["error-class"], "bad_input");
+        assert_eq!(headers["source-topic"], INPUT);
+        assert_eq!(headers["source-offset"], offset.to_string());
+        assert_eq!(headers["dinero-bridge-record"], "poison");
+    }
+    assert_eq!(
+        records[0].0, "this is not json",
+        "the original value is kept"
+    );
+    let ready: Value = harness
+        .http
+        .get(format!("{}/readyz", harness.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["kafka"], true);
+}
+
+#[tokio::test]
+async fn a_paused_tenant_waits_while_another_on_the_same_partition_flows_and_transitions_are_published(
+) {
+    let mock = cluster(1);
+    let bootstrap = mock.bootstrap_servers();
+    let harness = harness(&bootstrap, vec![74, 75]).await;
+    let paused = harness
+        .admin(Method::POST, "/v1/tenants/shop74/pause")
+        .json(&json!({"reason": "audit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    let producer = producer(&bootstrap);
+    for n in 1..=3 {
+        for tenant in ["shop74", "shop75"] {
+            produce(
+                &producer,
+                tenant,
+                &serde_json::to_vec(&order(tenant, &n.to_string(), n)).unwrap(),
+                &[],
+            )
+            .await;
+        }
+    }
+    harness.wait_for_orders("shop75", 3, &["done"], WAIT).await;
+    harness.wait_for_orders("shop74", 3, &["held"], WAIT).await;
+    assert!(harness.dinero(74).await["invoices"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        harness
+            .admin(Method::POST, "/v1/tenants/shop74/resume")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    harness.wait_for_orders("shop74", 3, &["done"], WAIT).await;
+
+    // The platform sees both transitions on the dead-letter topic.
+    let records = dead_letters(&bootstrap, 2).await;
+    let kinds: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(_, h)| (h["dinero-bridge-record"].as_str(), h["tenant-id"].as_str()))
+        .collect();
+    assert_eq!(kinds, [("paused", "shop74"), ("resumed", "shop74")]);
+    assert_eq!(records[0].1["reason"], "audit");
+}
+
+#[tokio::test]
+async fn webhooks_in_kafka_mode_go_through_the_topic_and_dead_letters_carry_their_facts() {
+    let mock = cluster(2);
+    let bootstrap = mock.bootstrap_servers();
+    let mut locked = organization(76);
+    locked.used_invoice_numbers = vec![7001];
+    let harness = Harness::start(vec![locked], {
+        let bootstrap = bootstrap.clone();
+        move |s| {
+            s.kafka.enabled = true;
+            s.kafka.bootstrap_servers = bootstrap;
+        }
+    })
+    .await;
+    assert_eq!(
+        harness
+            .put_tenant("shop76", 76, settings(json!({"lock_voucher_number": true})))
+            .await
+            .status(),
+        201
+    );
+    let event = order_with(
+        "shop76",
+        "1",
+        1,
+        ("DK", "DKK"),
+        json!([{"kind": "product", "name": "Kjole", "quantity": 1, "unit_price": 500, "vat_rate": 25}]),
+        ("500", "100.00"),
+        json!({"invoice_number": 7001}),
+    );
+    let (status, answer) = harness.send("shop76", &event).await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(
+        answer["offset"].as_i64().is_some(),
+        "answered after the broker's acknowledgement: {answer}"
+    );
+    harness
+        .wait_for_orders("shop76", 1, &["failed"], WAIT)
+        .await;
+
+    let records = dead_letters(&bootstrap, 1).await;
+    let (value, headers) = &records[0];
+    assert_eq!(headers["dinero-bridge-record"], "dead_letter");
+    assert_eq!(
+        (headers["tenant-id"].as_str(), headers["order-id"].as_str()),
+        ("shop76", "1")
+    );
+    assert_eq!(
+        (
+            headers["error-class"].as_str(),
+            headers["error-code"].as_str()
+        ),
+        ("permanent", "number_taken")
+    );
+    assert!(headers["error-message"].contains("7001"), "{headers:?}");
+    assert_eq!(headers["source-topic"], INPUT);
+    for fact in [
+        "attempts",
+        "first-failure-at",
+        "last-failure-at",
+        "source-partition",
+        "source-offset",
+    ] {
+        assert!(headers.contains_key(fact), "{fact} missing: {headers:?}");
+    }
+    let original: Value = serde_json::from_str(value).unwrap();
+    assert_eq!(
+        original["data"]["order_id"], "1",
+        "the original event is the value"
+    );
+}
+
+#[tokio::test]
+async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
+    let mock = cluster(1);
+    let bootstrap = mock.bootstrap_servers();
+    let harness = Harness::start(vec![organization(77)], {
+        let bootstrap = bootstrap.clone();
+        move |s| {
+            s.kafka.enabled = true;
+            s.kafka.bootstrap_servers = bootstrap;
+            s.kafka.storm_window = 4;
+            s.kafka.storm_max_refused_ratio = 0.5;
+        }
+    })
+    .await;
+    let producer = producer(&bootstrap);
+    for n in 0..4 {
+        produce(&producer, "shop77", format!("broken {n}").as_bytes(), &[]).await;
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let response = harness
+            .http
+            .get(format!("{}/readyz", harness.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let ready: Value = response.json().await.unwrap();
+        if ready["kafka"] == false {
+            assert_eq!(status, 503);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the storm guard never tripped: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // What was refused before the guard tripped still reached the dead-letter topic.
+    assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
+}
