@@ -66,6 +66,8 @@ impl Application {
         );
         let dinero = DineroClient::new(settings.dinero.clone())?;
         let pipeline = Pipeline::new(Shared {
+            owner: uuid::Uuid::new_v4().to_string(),
+            call_timeout: settings.dinero.request_timeout(),
             store: store.clone(),
             dinero: dinero.clone(),
             settings: settings.pipeline.clone(),

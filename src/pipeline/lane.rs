@@ -14,12 +14,15 @@ use super::Shared;
 use crate::dinero::{Credentials, OrganizationClient, RefreshTokenSink};
 use crate::domain::ErrorClass;
 use crate::store::{
-    DineroCredentials, EventStatus, NewDeadLetter, OrderRecord, StoredEvent, Tenant,
+    DineroCredentials, EventStatus, Fence, NewDeadLetter, OrderRecord, StoreError, StoredEvent,
+    Tenant,
 };
 
 pub enum Command {
     /// New events, a resume, or changed settings: look at the inbox again.
     Wake,
+    /// The tenant's partition went to another replica: finish the current step and stop.
+    Stop,
     /// Transfer one order now, even while paused.
     Transfer {
         order_id: String,
@@ -43,6 +46,10 @@ pub struct Lane {
     commands: mpsc::Receiver<Command>,
     stop: watch::Receiver<bool>,
     client: Option<(chrono::DateTime<chrono::Utc>, OrganizationClient)>,
+    /// This lane's claim on the tenant, taken when it first transfers.
+    fence: Option<Fence>,
+    /// Another replica claimed the tenant after us, or its partition was revoked: stop.
+    fenced: bool,
 }
 
 /// Persists a rotated Visma Connect refresh token into the tenant's encrypted secrets.
@@ -91,11 +98,28 @@ impl Lane {
             commands,
             stop,
             client: None,
+            fence: None,
+            fenced: false,
         }
     }
 
     fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        self.fenced || *self.stop.borrow()
+    }
+
+    /// The lane's claim, taken once: every later claim by another replica fences it.
+    async fn claim(&mut self) -> Result<Fence, StoreError> {
+        if let Some(fence) = &self.fence {
+            return Ok(fence.clone());
+        }
+        let fence = self
+            .shared
+            .store
+            .claim_tenant(&self.tenant_id, &self.shared.owner)
+            .await?;
+        tracing::debug!(tenant = %self.tenant_id, epoch = fence.epoch, "tenant claimed");
+        self.fence = Some(fence.clone());
+        Ok(fence)
     }
 
     /// The Dinero client for the tenant, rebuilt when its record changed.
@@ -173,6 +197,10 @@ impl Lane {
     }
 
     async fn handle(&mut self, command: Command) {
+        if let Command::Stop = command {
+            self.fenced = true;
+            return;
+        }
         let Command::Transfer {
             order_id,
             overrides,
@@ -227,6 +255,17 @@ impl Lane {
                     continue;
                 }
             };
+            let fence = match self.claim().await {
+                Ok(fence) => fence,
+                Err(error) => {
+                    tracing::error!(tenant = %self.tenant_id, %error, "cannot claim the tenant");
+                    self.sleep(Duration::from_secs(1)).await;
+                    if self.stopping() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             let client = self.client(&tenant);
             let context = Context {
                 store: self.shared.store.as_ref(),
@@ -234,10 +273,17 @@ impl Lane {
                 tenant: &tenant,
                 time_zone: self.shared.time_zone,
                 tolerance: self.shared.settings.totals_tolerance,
+                fence: &fence,
+                call_timeout: self.shared.call_timeout,
             };
             let error = match context.transfer(&event, overrides).await {
                 Ok(record) => {
-                    self.finished(&event, &record).await;
+                    self.finished(&event, &record, &fence).await;
+                    return;
+                }
+                Err(TransferError::Store(StoreError::Fenced(_))) => {
+                    tracing::info!(tenant = %self.tenant_id, "another replica claimed the tenant; this lane stops");
+                    self.fenced = true;
                     return;
                 }
                 Err(error) => error,
@@ -246,7 +292,7 @@ impl Lane {
             if class != ErrorClass::Throttled {
                 attempts += 1;
             }
-            self.record_error(&event, &error, attempts).await;
+            self.record_error(&event, &error, attempts, &fence).await;
             if self.stopping() {
                 return;
             }
@@ -275,7 +321,7 @@ impl Lane {
                     return;
                 }
                 _ => {
-                    self.dead_letter(&event, &error, attempts, first_failed_at)
+                    self.dead_letter(&event, &error, attempts, &fence, first_failed_at)
                         .await;
                     return;
                 }
@@ -283,20 +329,32 @@ impl Lane {
         }
     }
 
-    async fn finished(&self, event: &StoredEvent, record: &OrderRecord) {
-        let store = &self.shared.store;
+    async fn finished(&mut self, event: &StoredEvent, record: &OrderRecord, fence: &Fence) {
+        let store = self.shared.store.clone();
         let result = async {
-            store.set_event_status(event.seq, EventStatus::Done).await?;
-            store.mark_replayed(event.seq).await
+            store
+                .set_event_status(event.seq, EventStatus::Done, fence)
+                .await?;
+            store.mark_replayed(event.seq, fence).await
         }
         .await;
+        if let Err(StoreError::Fenced(_)) = result {
+            self.fenced = true;
+            return;
+        }
         if let Err(error) = result {
             tracing::error!(tenant = %self.tenant_id, %error, "could not mark the event done; it will be checked again");
         }
         tracing::info!(tenant = %self.tenant_id, order = %event.order_id, number = ?record.invoice_number, "order transferred");
     }
 
-    async fn record_error(&self, event: &StoredEvent, error: &TransferError, attempts: u32) {
+    async fn record_error(
+        &self,
+        event: &StoredEvent,
+        error: &TransferError,
+        attempts: u32,
+        fence: &Fence,
+    ) {
         let Ok(Some(mut record)) = self
             .shared
             .store
@@ -311,7 +369,7 @@ impl Lane {
         let _ = self
             .shared
             .store
-            .save_order(&record, Some(("error", Some(error.to_string()))))
+            .save_order(&record, Some(("error", Some(error.to_string()))), fence)
             .await;
     }
 
@@ -320,6 +378,7 @@ impl Lane {
         event: &StoredEvent,
         error: &TransferError,
         attempts: u32,
+        fence: &Fence,
         first_failed_at: chrono::DateTime<chrono::Utc>,
     ) {
         let message = error.to_string();
@@ -348,13 +407,13 @@ impl Lane {
             let _ = self
                 .shared
                 .store
-                .save_order(&record, Some(("failed", Some(message.clone()))))
+                .save_order(&record, Some(("failed", Some(message.clone()))), fence)
                 .await;
         }
         if let Err(error) = self
             .shared
             .store
-            .dead_letter_and_pause(letter, &reason)
+            .dead_letter_and_pause(letter, &reason, fence)
             .await
         {
             tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending");

@@ -26,6 +26,10 @@ use lane::{Command, Lane};
 
 /// What every lane shares.
 pub struct Shared {
+    /// This replica's id, recorded with each tenant it claims.
+    pub owner: String,
+    /// The Dinero client's total timeout: how long a call sent elsewhere may still run.
+    pub call_timeout: Duration,
     pub store: Arc<dyn Store>,
     pub dinero: DineroClient,
     pub settings: PipelineSettings,
@@ -83,6 +87,17 @@ impl Pipeline {
         if let Some(lane) = self.lane(tenant) {
             // A full queue already holds a wake-up: the lane will look anyway.
             let _ = lane.try_send(Command::Wake);
+        }
+    }
+
+    /// Stop the lanes of tenants this replica no longer owns (their partitions were revoked).
+    /// Each finishes the step it is in; the new owner's claim fences anything later.
+    pub fn release(&self, tenants: &[String]) {
+        let mut lanes = self.lanes.lock();
+        for tenant in tenants {
+            if let Some(lane) = lanes.remove(tenant) {
+                let _ = lane.try_send(Command::Stop);
+            }
         }
     }
 

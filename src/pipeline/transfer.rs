@@ -2,16 +2,18 @@
 //! written before each Dinero write (`in_flight`) and after it, so a restart resumes from the
 //! last recorded step and looks a possibly-made object up before making it again.
 
+use std::time::Duration;
+
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::documents;
 use super::error::TransferError;
-use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
+use crate::dinero::{Created, DineroError, InvoiceStatus, OrganizationClient};
 use crate::domain::mapping::{self, ContactKey, MappingSettings, TransferPlan};
 use crate::domain::order::OrderEvent;
-use crate::store::{OrderRecord, Step, Store, StoredEvent, Tenant};
+use crate::store::{Fence, OrderRecord, Step, Store, StoredEvent, Tenant};
 
 /// Per-call changes to the tenant's settings (manual transfer).
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
@@ -27,6 +29,10 @@ pub struct Context<'a> {
     pub tenant: &'a Tenant,
     pub time_zone: Tz,
     pub tolerance: Decimal,
+    /// The lane's claim on the tenant; every ledger write is fenced by it.
+    pub fence: &'a Fence,
+    /// How long a Dinero call can take: a call sent by a previous owner has ended by then.
+    pub call_timeout: Duration,
 }
 
 const CREATE_INVOICE: &str = "create_invoice";
@@ -47,8 +53,22 @@ impl Context<'_> {
             record.step = step;
         }
         let history = step.map(|s| (s.as_str(), detail));
-        self.store.save_order(record, history).await?;
+        self.store.save_order(record, history, self.fence).await?;
         Ok(())
+    }
+
+    fn mark_in_flight(&self, record: &mut OrderRecord, call: String) {
+        record.in_flight = Some(call);
+        record.in_flight_epoch = Some(self.fence.epoch);
+    }
+
+    /// Before looking up what a lost call may have done: if another owner sent it, that call
+    /// may still be running there; wait until it must have ended, so the look-up sees it.
+    async fn settle_foreign_call(&self, record: &OrderRecord) {
+        if record.in_flight.is_some() && record.in_flight_epoch != Some(self.fence.epoch) {
+            tracing::info!(order = %record.order_id, "an earlier owner's call was in flight; waiting it out before the look-up");
+            tokio::time::sleep(self.call_timeout).await;
+        }
     }
 
     pub fn plan(
@@ -94,6 +114,7 @@ impl Context<'_> {
         if record.step == Step::Done {
             return Ok(record);
         }
+        self.settle_foreign_call(&record).await;
         let plan = self.plan(&event, overrides)?;
         let contact = match record.contact_guid {
             Some(guid) => guid,
@@ -181,12 +202,26 @@ impl Context<'_> {
                     .await;
             }
         }
-        record.in_flight = Some(CREATE_INVOICE.into());
+        self.mark_in_flight(record, CREATE_INVOICE.into());
         self.save(record, None, None).await?;
-        let created = self
+        let created = match self
             .dinero
             .create_invoice(&documents::invoice(&plan.invoice, contact))
-            .await?;
+            .await
+        {
+            Ok(created) => created,
+            // Refused: perhaps because this guid exists already (a call we never heard back
+            // from); if so it is ours, otherwise the refusal stands.
+            Err(error @ DineroError::Rejected { .. }) => match self.dinero.get_invoice(guid).await?
+            {
+                Some(invoice) => Created {
+                    guid,
+                    version: invoice.version,
+                },
+                None => return Err(error.into()),
+            },
+            Err(error) => return Err(error.into()),
+        };
         record.invoice_guid = Some(created.guid);
         record.invoice_version = Some(created.version.0);
         record.in_flight = None;
@@ -228,7 +263,7 @@ impl Context<'_> {
                     .await;
             }
         }
-        record.in_flight = Some(BOOK.into());
+        self.mark_in_flight(record, BOOK.into());
         self.save(record, None, None).await?;
         let version = crate::dinero::Version(record.invoice_version.clone().unwrap_or_default());
         match self
@@ -305,7 +340,7 @@ impl Context<'_> {
                     continue;
                 }
             }
-            record.in_flight = Some(marker);
+            self.mark_in_flight(record, marker);
             self.save(record, None, None).await?;
             let version =
                 crate::dinero::Version(record.invoice_version.clone().unwrap_or_default());

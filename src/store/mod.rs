@@ -30,6 +30,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Another replica claimed the tenant: this lane must stop.
+    #[error("tenant {0} is now worked by another owner")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -40,11 +43,20 @@ impl StoreError {
             StoreError::Secrets(_) | StoreError::Corrupt(_) | StoreError::NotFound(_) => {
                 ErrorClass::Permanent
             }
+            // Not a failure of the order: the lane hands the tenant over and stops.
+            StoreError::Fenced(_) => ErrorClass::TenantState,
         }
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A lane's claim on its tenant: writes made under it fail once a later claim exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub tenant: String,
+    pub epoch: i64,
+}
 
 /// How a tenant's orders are transferred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +274,8 @@ pub struct OrderRecord {
     pub step: Step,
     /// A Dinero write sent whose answer was not recorded: look it up before sending again.
     pub in_flight: Option<String>,
+    /// The owner epoch that sent it.
+    pub in_flight_epoch: Option<i64>,
     pub contact_guid: Option<Uuid>,
     pub invoice_guid: Option<Uuid>,
     pub invoice_version: Option<String>,
@@ -283,6 +297,7 @@ impl OrderRecord {
             event_seq,
             step: Step::Received,
             in_flight: None,
+            in_flight_epoch: None,
             contact_guid: None,
             invoice_guid: None,
             invoice_version: None,
@@ -384,7 +399,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<StoredEvent>>;
     async fn events_for_order(&self, tenant: &str, order_id: &str)
         -> StoreResult<Vec<StoredEvent>>;
-    async fn set_event_status(&self, seq: i64, status: EventStatus) -> StoreResult<()>;
+    async fn set_event_status(
+        &self,
+        seq: i64,
+        status: EventStatus,
+        fence: &Fence,
+    ) -> StoreResult<()>;
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>>;
     async fn count_pending(&self, tenant: &str) -> StoreResult<i64>;
     /// The first event of each order (not duplicates or conflicts), oldest first.
@@ -392,10 +412,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>>;
     /// Upsert the ledger row and, with a step name, append to its history.
+    /// Claim a tenant's lane for `owner`; every claim raises the epoch.
+    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence>;
+    /// Upsert the ledger row and, with a step name, append to its history; fenced.
     async fn save_order(
         &self,
         order: &OrderRecord,
         history: Option<(&str, Option<String>)>,
+        fence: &Fence,
     ) -> StoreResult<()>;
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>>;
     async fn orders(
@@ -413,6 +437,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         letter: NewDeadLetter,
         pause_reason: &str,
+        fence: &Fence,
     ) -> StoreResult<i64>;
     async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>>;
     async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>>;
@@ -423,7 +448,9 @@ pub trait Store: Send + Sync + 'static {
     /// Lift the pause and queue every open dead letter again, in their original order.
     async fn resume(&self, tenant: &str) -> StoreResult<u64>;
     /// A dead-lettered event went through after all (resume, retry or manual transfer).
-    async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()>;
+    async fn mark_replayed(&self, event_seq: i64, fence: &Fence) -> StoreResult<()>;
+    /// Tenants with any events read from these partitions of the topic.
+    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>>;
 
     /// Record a record for the dead-letter topic (a poison record, refused at the door).
     async fn add_outbox(

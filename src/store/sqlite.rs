@@ -75,6 +75,24 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// A write transaction that only proceeds while `fence` is the tenant's latest claim;
+    /// checked inside the transaction, so no claim can slip in between.
+    async fn write_fenced(
+        &self,
+        fence: &Fence,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        let mut tx = self.write().await?;
+        let epoch: Option<i64> =
+            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = ?")
+                .bind(&fence.tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if epoch != Some(fence.epoch) {
+            return Err(StoreError::Fenced(fence.tenant.clone()));
+        }
+        Ok(tx)
+    }
+
     fn tenant_from(&self, row: &SqliteRow) -> StoreResult<Tenant> {
         let sealed: Vec<u8> = row.get("secrets");
         let key_id: String = row.get("secrets_key_id");
@@ -160,6 +178,7 @@ fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
         event_seq: row.get("event_seq"),
         step: Step::parse(row.get("step"))?,
         in_flight: row.get("in_flight"),
+        in_flight_epoch: row.get("in_flight_epoch"),
         contact_guid: guid(row.get("contact_guid"))?,
         invoice_guid: guid(row.get("invoice_guid"))?,
         invoice_version: row.get("invoice_version"),
@@ -381,13 +400,40 @@ impl Store for SqliteStore {
         rows.iter().map(event_from).collect()
     }
 
-    async fn set_event_status(&self, seq: i64, status: EventStatus) -> StoreResult<()> {
+    async fn set_event_status(
+        &self,
+        seq: i64,
+        status: EventStatus,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
         sqlx::query("UPDATE events SET status = ? WHERE seq = ?")
             .bind(status.as_str())
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
+        let mut tx = self.write().await?;
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES (?, ?, 1, ?)
+             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner, epoch = tenant_owners.epoch + 1,
+                claimed_at = excluded.claimed_at
+             RETURNING epoch",
+        )
+        .bind(tenant)
+        .bind(owner)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Fence {
+            tenant: tenant.to_owned(),
+            epoch,
+        })
     }
 
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
@@ -433,15 +479,17 @@ impl Store for SqliteStore {
         &self,
         order: &OrderRecord,
         history: Option<(&str, Option<String>)>,
+        fence: &Fence,
     ) -> StoreResult<()> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_fenced(fence).await?;
         sqlx::query(
-            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, contact_guid,
+            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
                                  invoice_guid, invoice_version, invoice_number, payments_done, attempts,
                                  error_class, error, created_at, updated_at)
-             VALUES (?, ?, 'invoice', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES (?, ?, 'invoice', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
-                step = excluded.step, in_flight = excluded.in_flight, contact_guid = excluded.contact_guid,
+                step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
+                contact_guid = excluded.contact_guid,
                 invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
                 invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
                 attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
@@ -452,6 +500,7 @@ impl Store for SqliteStore {
         .bind(order.event_seq)
         .bind(order.step.as_str())
         .bind(&order.in_flight)
+        .bind(order.in_flight_epoch)
         .bind(order.contact_guid.map(|g| g.to_string()))
         .bind(order.invoice_guid.map(|g| g.to_string()))
         .bind(&order.invoice_version)
@@ -541,8 +590,9 @@ impl Store for SqliteStore {
         &self,
         letter: NewDeadLetter,
         pause_reason: &str,
+        fence: &Fence,
     ) -> StoreResult<i64> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_fenced(fence).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message, attempts,
@@ -705,12 +755,26 @@ impl Store for SqliteStore {
         Ok(queued)
     }
 
-    async fn mark_replayed(&self, event_seq: i64) -> StoreResult<()> {
+    async fn mark_replayed(&self, event_seq: i64, fence: &Fence) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
         sqlx::query("UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status IN ('open', 'retrying')")
             .bind(event_seq)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        let list = serde_json::to_string(partitions).expect("numbers serialize");
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = ?
+               AND source_partition IN (SELECT value FROM json_each(?))",
+        )
+        .bind(topic)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn add_outbox(
@@ -772,5 +836,45 @@ impl Store for SqliteStore {
         .bind(list)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = EncryptionKeys {
+            current_id: "k1".into(),
+            keys: BTreeMap::from([("k1".to_owned(), [1u8; 32])]),
+        };
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (SqliteStore::connect(&url, 2, keys).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_stale_owner_cannot_write_once_another_claimed_the_tenant() {
+        let (store, _dir) = store().await;
+        let first = store.claim_tenant("shop", "replica-a").await.unwrap();
+        let second = store.claim_tenant("shop", "replica-b").await.unwrap();
+        assert_eq!((first.epoch, second.epoch), (1, 2));
+        let order = OrderRecord::new("shop", "1", 1);
+        let stale = store
+            .save_order(&order, Some(("received", None)), &first)
+            .await;
+        assert!(matches!(stale, Err(StoreError::Fenced(_))), "{stale:?}");
+        assert!(
+            store.order("shop", "1").await.unwrap().is_none(),
+            "nothing written"
+        );
+        store
+            .save_order(&order, Some(("received", None)), &second)
+            .await
+            .unwrap();
+        assert!(store.order("shop", "1").await.unwrap().is_some());
+        // Another tenant's claims are independent.
+        let other = store.claim_tenant("other", "replica-a").await.unwrap();
+        assert_eq!(other.epoch, 1);
     }
 }

@@ -53,7 +53,7 @@ impl Harness {
         settings.dinero =
             DineroConfig::for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
         settings.dinero.requests_per_minute = 0;
-        settings.dinero.request_timeout_ms = 5_000;
+        settings.dinero.request_timeout_ms = 2_000;
         settings.pipeline.backoff_initial_ms = 20;
         settings.pipeline.backoff_max_ms = 300;
         settings.pipeline.shutdown_grace_secs = 5;

@@ -48,17 +48,41 @@ struct Rebalancer {
 
 impl ClientContext for Rebalancer {}
 
+impl Rebalancer {
+    fn partitions(&self, list: &rdkafka::TopicPartitionList) -> Vec<i32> {
+        list.elements()
+            .iter()
+            .filter(|e| e.topic() == self.topic)
+            .map(|e| e.partition())
+            .collect()
+    }
+}
+
 impl ConsumerContext for Rebalancer {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        let partitions = self.partitions(revoked);
+        tracing::info!(?partitions, "partitions revoked");
+        let (store, pipeline, topic) = (
+            self.store.clone(),
+            self.pipeline.clone(),
+            self.topic.clone(),
+        );
+        self.runtime.spawn(async move {
+            match store.tenants_on(&topic, &partitions).await {
+                Ok(tenants) => pipeline.release(&tenants),
+                Err(error) => tracing::error!(%error, "cannot read the inbox after a revocation"),
+            }
+        });
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(assigned) = rebalance else {
             return;
         };
-        let partitions: Vec<i32> = assigned
-            .elements()
-            .iter()
-            .filter(|e| e.topic() == self.topic)
-            .map(|e| e.partition())
-            .collect();
+        let partitions = self.partitions(assigned);
         tracing::info!(?partitions, "partitions assigned");
         let (store, pipeline, topic) = (
             self.store.clone(),
