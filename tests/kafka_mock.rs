@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -401,4 +402,100 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     }
     // What was refused before the guard tripped still reached the dead-letter topic.
     assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
+}
+
+/// The victim is a separate process killed with SIGKILL; MockCluster (real protocol on real
+/// TCP ports) expires its session and hands its partitions to the survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_one_instance_mid_run_and_the_other_takes_over() {
+    let mock = cluster(6);
+    let bootstrap = mock.bootstrap_servers();
+    let organizations: Vec<i64> = (200..250).collect();
+    let bootstrap_for_app = bootstrap.clone();
+    let harness = Harness::start(
+        organizations.iter().map(|id| organization(*id)).collect(),
+        move |s| {
+            s.kafka.enabled = true;
+            s.kafka.bootstrap_servers = bootstrap_for_app;
+            s.kafka.session_timeout_ms = 6_000;
+            s.kafka.heartbeat_interval_ms = 1_000;
+            s.kafka.storm_window = 1_000;
+        },
+    )
+    .await;
+    let tenants: Vec<String> = organizations.iter().map(|id| format!("shop{id}")).collect();
+    for (tenant, org) in tenants.iter().zip(&organizations) {
+        assert_eq!(
+            harness
+                .put_tenant(tenant, *org, settings(json!({})))
+                .await
+                .status(),
+            201
+        );
+    }
+    // A second instance as its own process, on the same store and group, to be killed -9.
+    let settings = &harness.settings;
+    let port = free_port();
+    let mut victim = Command::new(env!("CARGO_BIN_EXE_dinero-bridge"))
+        .env("DINERO_BRIDGE__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("DINERO_BRIDGE__STORE__URL", &settings.store.url)
+        .env(
+            "DINERO_BRIDGE__SECURITY__ADMIN_TOKENS",
+            format!("[\"{ADMIN_TOKEN}\"]"),
+        )
+        .env(
+            "DINERO_BRIDGE__SECURITY__ENCRYPTION_KEY",
+            settings.security.encryption_key.clone().unwrap(),
+        )
+        .env("DINERO_BRIDGE__DINERO__API_URL", &settings.dinero.api_url)
+        .env(
+            "DINERO_BRIDGE__DINERO__TOKEN_URL",
+            &settings.dinero.token_url,
+        )
+        .env(
+            "DINERO_BRIDGE__DINERO__CLIENT_ID",
+            &settings.dinero.client_id,
+        )
+        .env("DINERO_BRIDGE__DINERO__CLIENT_SECRET", "dev-secret")
+        .env("DINERO_BRIDGE__DINERO__REQUESTS_PER_MINUTE", "0")
+        .env("DINERO_BRIDGE__DINERO__REQUEST_TIMEOUT_MS", "2000")
+        .env("DINERO_BRIDGE__KAFKA__ENABLED", "true")
+        .env("DINERO_BRIDGE__KAFKA__BOOTSTRAP_SERVERS", &bootstrap)
+        .env("DINERO_BRIDGE__KAFKA__SESSION_TIMEOUT_MS", "6000")
+        .env("DINERO_BRIDGE__KAFKA__HEARTBEAT_INTERVAL_MS", "1000")
+        .env("DINERO_BRIDGE__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the second instance did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await; // let it join the group
+    produce_orders(&bootstrap, &tenants, 0..10).await;
+    // Kill it while orders are in flight; the survivor gets its partitions after the
+    // session timeout and finishes what the victim left, from the ledger.
+    let before = done_count(&harness, &harness.base, &tenants).await;
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    produce_orders(&bootstrap, &tenants, 10..20).await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let done = done_count(&harness, &harness.base, &tenants).await;
+        if done == 1_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of 1000 done after the kill ({before} before it)"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!("killed with {before} of the first 500 done; all 1000 done afterwards");
+    assert_exactly_one_invoice_per_order(&harness, &organizations, 20).await;
 }

@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+
 use base64::Engine;
 use dinero_bridge::app::{Application, StopHandle};
 use dinero_bridge::config::Settings;
@@ -11,6 +14,7 @@ use dinero_bridge::dinero::DineroConfig;
 use dinero_sim::scenario::OrganizationSeed;
 use dinero_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -317,4 +321,84 @@ pub fn order_with(
 
 pub fn money(value: &Value) -> rust_decimal::Decimal {
     value.to_string().trim_matches('"').parse().unwrap()
+}
+
+// ----- Kafka helpers -----
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Produce orders `numbers` for each tenant onto `shop.orders`, keyed by tenant.
+pub async fn produce_orders(bootstrap: &str, tenants: &[String], numbers: std::ops::Range<usize>) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for n in numbers {
+        for tenant in tenants {
+            let value = serde_json::to_vec(&order(tenant, &n.to_string(), n % 3)).unwrap();
+            let record = FutureRecord::to("shop.orders")
+                .key(tenant.as_str())
+                .payload(&value);
+            producer
+                .send(record, Duration::from_secs(10))
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+    }
+}
+
+/// Orders done across the tenants, as the instance at `base` reports them.
+pub async fn done_count(harness: &Harness, base: &str, tenants: &[String]) -> usize {
+    let mut done = 0;
+    for tenant in tenants {
+        let orders: Value = harness
+            .http
+            .get(format!("{base}/v1/tenants/{tenant}/orders?status=done"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        done += orders["orders"].as_array().map(Vec::len).unwrap_or(0);
+    }
+    done
+}
+
+/// Every organization holds exactly its orders' invoices: none missing, none twice.
+pub async fn assert_exactly_one_invoice_per_order(
+    harness: &Harness,
+    organizations: &[i64],
+    per_tenant: usize,
+) {
+    for org in organizations {
+        let invoices = harness.dinero(*org).await["invoices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let references: BTreeSet<String> = invoices
+            .iter()
+            .map(|i| i["ExternalReference"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            (invoices.len(), references.len()),
+            (per_tenant, per_tenant),
+            "organization {org}"
+        );
+        assert!(
+            invoices
+                .iter()
+                .all(|i| i["Status"] == "Booked" && i["PaymentStatus"] == "Paid"),
+            "organization {org}"
+        );
+    }
 }
