@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -17,49 +16,6 @@ use dinero_bridge::app::Application;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(180);
-
-struct Tansu {
-    child: Child,
-    bootstrap: String,
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tansu() -> Tansu {
-    let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
-    let port = free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start tansu ({binary}): {e}; run scripts/test, which installs it")
-        });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Tansu {
-        child,
-        bootstrap: format!("127.0.0.1:{port}"),
-    }
-}
 
 fn kafka_settings(bootstrap: &str) -> impl FnOnce(&mut dinero_bridge::config::Settings) + '_ {
     move |s| {

@@ -75,7 +75,7 @@ impl Harness {
         harness
     }
 
-    async fn start_app(&mut self) {
+    pub async fn start_app(&mut self) {
         let app = Application::build(self.settings.clone())
             .await
             .expect("application starts");
@@ -400,5 +400,49 @@ pub async fn assert_exactly_one_invoice_per_order(
                 .all(|i| i["Status"] == "Booked" && i["PaymentStatus"] == "Paid"),
             "organization {org}"
         );
+    }
+}
+
+/// A tansu broker of its own on a free port (in-memory storage); killed when dropped.
+pub struct Tansu {
+    child: std::process::Child,
+    pub bootstrap: String,
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tansu() -> Tansu {
+    let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = std::process::Command::new(&binary)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start tansu ({binary}): {e}; run scripts/test, which installs it")
+        });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Tansu {
+        child,
+        bootstrap: format!("127.0.0.1:{port}"),
     }
 }
