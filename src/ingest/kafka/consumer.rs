@@ -59,10 +59,14 @@ impl Rebalancer {
 }
 
 impl ConsumerContext for Rebalancer {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(revoked) = rebalance else {
             return;
         };
+        // Hand over exactly where we are: the next owner starts after our last inbox write.
+        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(%error, "commit on revoke");
+        }
         let partitions = self.partitions(revoked);
         tracing::info!(?partitions, "partitions revoked");
         let (store, pipeline, topic) = (
@@ -169,7 +173,12 @@ impl Consumer {
             };
             self.health.connected.store(true, Ordering::SeqCst);
             let refused = self.handle(&message).await;
-            if let Err(error) = self.consumer.commit_message(&message, CommitMode::Async) {
+            // Only now, with the record in the inbox (or the outbox), does its offset count.
+            let committed = self
+                .consumer
+                .store_offset_from_message(&message)
+                .and_then(|()| self.consumer.commit_consumer_state(CommitMode::Async));
+            if let Err(error) = committed {
                 tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
             }
             if self.storm.record(refused) {
