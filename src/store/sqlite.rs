@@ -15,7 +15,12 @@ use super::*;
 use crate::config::EncryptionKeys;
 
 pub struct SqliteStore {
+    /// Readers: WAL lets them run beside the writer.
     pool: SqlitePool,
+    /// The one writer connection. SQLite allows one writer at a time; queueing writers here
+    /// (asynchronously) beats letting them collide in SQLite, whose busy handler sleeps up to
+    /// 100 ms between retries.
+    writer: SqlitePool,
     keys: EncryptionKeys,
 }
 
@@ -60,19 +65,23 @@ impl SqliteStore {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool, keys })
+        Ok(SqliteStore { pool, writer, keys })
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once: a deferred
     /// transaction that reads first and then writes fails with SQLITE_BUSY when another writer
     /// got in between, which `busy_timeout` cannot wait out.
     async fn write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// A write transaction that only proceeds while `fence` is the tenant's latest claim;
@@ -240,7 +249,7 @@ impl Store for SqliteStore {
         .bind(tenant.paused.as_ref().map(|p| p.at.to_rfc3339()))
         .bind(tenant.created_at.to_rfc3339())
         .bind(tenant.updated_at.to_rfc3339())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -581,7 +590,7 @@ impl Store for SqliteStore {
         .bind(tenant)
         .bind(key)
         .bind(guid.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -814,7 +823,7 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE outbox SET published_at = ? WHERE id = ?")
             .bind(now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

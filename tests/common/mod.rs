@@ -338,20 +338,35 @@ pub fn free_port() -> u16 {
 pub async fn produce_orders(bootstrap: &str, tenants: &[String], numbers: std::ops::Range<usize>) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
         .create()
         .unwrap();
+    // Queue everything first, then wait for the acknowledgements (per-partition order holds).
+    let mut deliveries = Vec::new();
     for n in numbers {
         for tenant in tenants {
             let value = serde_json::to_vec(&order(tenant, &n.to_string(), n % 3)).unwrap();
-            let record = FutureRecord::to("shop.orders")
+            let mut record = FutureRecord::to("shop.orders")
                 .key(tenant.as_str())
                 .payload(&value);
-            producer
-                .send(record, Duration::from_secs(10))
-                .await
-                .map_err(|(e, _)| e)
-                .unwrap();
+            loop {
+                match producer.send_result(record) {
+                    Ok(delivery) => break deliveries.push(delivery),
+                    Err((error, returned)) => {
+                        assert!(format!("{error}").contains("QueueFull"), "{error}");
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
         }
+    }
+    for delivery in deliveries {
+        delivery
+            .await
+            .expect("delivered")
+            .map_err(|(e, _)| e)
+            .unwrap();
     }
 }
 
