@@ -120,6 +120,13 @@ async fn main() {
         if done >= target {
             break;
         }
+        if joined.elapsed() > Duration::from_secs(120) {
+            println!(
+                "rebalance: not all done 120 s after the join; last samples {:?}",
+                &samples[samples.len().saturating_sub(5)..]
+            );
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     producing.await.unwrap();

@@ -13,7 +13,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::ClientContext;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::client::{base, KafkaError};
 use super::decode;
@@ -38,12 +38,18 @@ impl ConsumerHealth {
     }
 }
 
-/// On assignment, start the lanes of tenants whose events wait from those partitions.
+/// What a rebalance changed, in the order it happened.
+enum Ownership {
+    Revoked(Vec<i32>),
+    Assigned(Vec<i32>),
+}
+
+/// Reports rebalances into one queue: lanes are released on revoke and started on assign by
+/// a single task, strictly in that order (two independent tasks could release a lane after
+/// it was woken for a partition that stays here, leaving its tenant without a lane).
 struct Rebalancer {
-    runtime: tokio::runtime::Handle,
-    store: Arc<dyn Store>,
-    pipeline: Arc<Pipeline>,
     topic: String,
+    changes: mpsc::UnboundedSender<Ownership>,
 }
 
 impl ClientContext for Rebalancer {}
@@ -69,17 +75,7 @@ impl ConsumerContext for Rebalancer {
         }
         let partitions = self.partitions(revoked);
         tracing::info!(?partitions, "partitions revoked");
-        let (store, pipeline, topic) = (
-            self.store.clone(),
-            self.pipeline.clone(),
-            self.topic.clone(),
-        );
-        self.runtime.spawn(async move {
-            match store.tenants_on(&topic, &partitions).await {
-                Ok(tenants) => pipeline.release(&tenants),
-                Err(error) => tracing::error!(%error, "cannot read the inbox after a revocation"),
-            }
-        });
+        let _ = self.changes.send(Ownership::Revoked(partitions));
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -88,17 +84,50 @@ impl ConsumerContext for Rebalancer {
         };
         let partitions = self.partitions(assigned);
         tracing::info!(?partitions, "partitions assigned");
-        let (store, pipeline, topic) = (
-            self.store.clone(),
-            self.pipeline.clone(),
-            self.topic.clone(),
-        );
-        self.runtime.spawn(async move {
-            match store.tenants_pending_on(&topic, &partitions).await {
+        let _ = self.changes.send(Ownership::Assigned(partitions));
+    }
+}
+
+/// Applies ownership changes in order; every few seconds also wakes the tenants with waiting
+/// events on the partitions held now, so no tenant is ever left without a lane.
+async fn follow_ownership(
+    mut changes: mpsc::UnboundedReceiver<Ownership>,
+    store: Arc<dyn Store>,
+    pipeline: Arc<Pipeline>,
+    topic: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut held: Vec<i32> = Vec::new();
+    let mut sweep = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        let wake = tokio::select! {
+            change = changes.recv() => match change {
+                Some(Ownership::Revoked(partitions)) => {
+                    held.retain(|p| !partitions.contains(p));
+                    match store.tenants_on(&topic, &partitions).await {
+                        Ok(tenants) => pipeline.release(&tenants),
+                        Err(error) => tracing::error!(%error, "cannot read the inbox after a revocation"),
+                    }
+                    false
+                }
+                Some(Ownership::Assigned(partitions)) => {
+                    held.extend(partitions);
+                    true
+                }
+                None => return,
+            },
+            _ = sweep.tick() => true,
+            // Any change of the stop signal means stopping.
+            _ = stop.changed() => return,
+        };
+        if wake && !held.is_empty() {
+            match store.tenants_pending_on(&topic, &held).await {
                 Ok(tenants) => tenants.iter().for_each(|t| pipeline.wake(t)),
-                Err(error) => tracing::error!(%error, "cannot read the inbox after an assignment"),
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the inbox for the held partitions")
+                }
             }
-        });
+        }
     }
 }
 
@@ -108,6 +137,8 @@ pub struct Consumer {
     pipeline: Arc<Pipeline>,
     storm: StormGuard,
     health: Arc<ConsumerHealth>,
+    topic: String,
+    ownership: Option<mpsc::UnboundedReceiver<Ownership>>,
 }
 
 /// Why a record is refused: it goes to the dead-letter topic.
@@ -122,11 +153,10 @@ impl Consumer {
         store: Arc<dyn Store>,
         pipeline: Arc<Pipeline>,
     ) -> Result<Self, KafkaError> {
+        let (changes, ownership) = mpsc::unbounded_channel();
         let context = Rebalancer {
-            runtime: tokio::runtime::Handle::current(),
-            store: store.clone(),
-            pipeline: pipeline.clone(),
             topic: settings.input_topic.clone(),
+            changes,
         };
         let consumer: StreamConsumer<Rebalancer> = base(settings)
             .set("group.id", &settings.group_id)
@@ -149,6 +179,8 @@ impl Consumer {
             pipeline,
             storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
             health: Arc::new(ConsumerHealth::default()),
+            topic: settings.input_topic.clone(),
+            ownership: Some(ownership),
         })
     }
 
@@ -157,6 +189,20 @@ impl Consumer {
     }
 
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        if let Some(changes) = self.ownership.take() {
+            let (store, pipeline, topic) = (
+                self.store.clone(),
+                self.pipeline.clone(),
+                self.topic.clone(),
+            );
+            tokio::spawn(follow_ownership(
+                changes,
+                store,
+                pipeline,
+                topic,
+                stop.clone(),
+            ));
+        }
         loop {
             let message = tokio::select! {
                 message = self.consumer.recv() => message,
