@@ -461,3 +461,15 @@ pub fn tansu() -> Tansu {
         bootstrap: format!("127.0.0.1:{port}"),
     }
 }
+
+/// Register `shop<id>` for each organization with the standard settings; their ids.
+pub async fn register_tenants(harness: &Harness, organizations: &[i64]) -> Vec<String> {
+    let mut tenants = Vec::new();
+    for org in organizations {
+        let tenant = format!("shop{org}");
+        let response = harness.put_tenant(&tenant, *org, settings(json!({}))).await;
+        assert_eq!(response.status(), 201, "{tenant}");
+        tenants.push(tenant);
+    }
+    tenants
+}
