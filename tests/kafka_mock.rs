@@ -411,16 +411,9 @@ async fn sigkill_of_one_instance_mid_run_and_the_other_takes_over() {
     let mock = cluster(6);
     let bootstrap = mock.bootstrap_servers();
     let organizations: Vec<i64> = (200..250).collect();
-    let bootstrap_for_app = bootstrap.clone();
     let harness = Harness::start(
         organizations.iter().map(|id| organization(*id)).collect(),
-        move |s| {
-            s.kafka.enabled = true;
-            s.kafka.bootstrap_servers = bootstrap_for_app;
-            s.kafka.session_timeout_ms = 6_000;
-            s.kafka.heartbeat_interval_ms = 1_000;
-            s.kafka.storm_window = 1_000;
-        },
+        kafka_mode(&bootstrap, false),
     )
     .await;
     let tenants = register_tenants(&harness, &organizations).await;
@@ -501,16 +494,7 @@ async fn batched_records_during_a_rebalance_are_all_consumed() {
     let organizations: Vec<i64> = (300..350).collect();
     let harness = Harness::start(
         organizations.iter().map(|id| organization(*id)).collect(),
-        {
-            let bootstrap = bootstrap.clone();
-            move |s| {
-                s.kafka.enabled = true;
-                s.kafka.bootstrap_servers = bootstrap;
-                s.kafka.session_timeout_ms = 6_000;
-                s.kafka.heartbeat_interval_ms = 1_000;
-                s.kafka.storm_window = 1_000;
-            }
-        },
+        kafka_mode(&bootstrap, false),
     )
     .await;
     let tenants = register_tenants(&harness, &organizations).await;

@@ -25,24 +25,12 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(180);
 
-fn kafka_settings(bootstrap: &str) -> impl FnOnce(&mut dinero_bridge::config::Settings) + '_ {
-    move |s| {
-        s.kafka.enabled = true;
-        s.kafka.bootstrap_servers = bootstrap.to_owned();
-        s.kafka.create_topics = true;
-        s.kafka.partitions = 6;
-        s.kafka.session_timeout_ms = 6_000;
-        s.kafka.heartbeat_interval_ms = 1_000;
-        s.kafka.storm_window = 1_000;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_tansu_records_and_webhooks_become_invoices_through_topics_the_service_created() {
     let broker = tansu();
     let harness = Harness::start(
         vec![organization(81), organization(82)],
-        kafka_settings(&broker.bootstrap),
+        kafka_mode(&broker.bootstrap, true),
     )
     .await;
     let tenants: Vec<String> = vec!["shop81".into(), "shop82".into()];
@@ -78,7 +66,7 @@ async fn two_instances_with_a_rebalance_in_the_middle_give_exactly_one_invoice_p
     let organizations: Vec<i64> = (100..150).collect();
     let harness = Harness::start(
         organizations.iter().map(|id| organization(*id)).collect(),
-        kafka_settings(&broker.bootstrap),
+        kafka_mode(&broker.bootstrap, true),
     )
     .await;
     let tenants = register_tenants(&harness, &organizations).await;

@@ -473,3 +473,20 @@ pub async fn register_tenants(harness: &Harness, organizations: &[i64]) -> Vec<S
     }
     tenants
 }
+
+/// Kafka mode on `bootstrap` with test timeouts; `create_topics` for real brokers (the mock
+/// cluster's topics are made by the test, its admin API cannot).
+pub fn kafka_mode(
+    bootstrap: &str,
+    create_topics: bool,
+) -> impl FnOnce(&mut dinero_bridge::config::Settings) + '_ {
+    move |s| {
+        s.kafka.enabled = true;
+        s.kafka.bootstrap_servers = bootstrap.to_owned();
+        s.kafka.create_topics = create_topics;
+        s.kafka.partitions = 6;
+        s.kafka.session_timeout_ms = 6_000;
+        s.kafka.heartbeat_interval_ms = 1_000;
+        s.kafka.storm_window = 1_000;
+    }
+}
