@@ -125,10 +125,6 @@ impl Application {
         self.addr
     }
 
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
     /// Serve until `stop` fires: stop intake, let lanes finish their Dinero calls (bounded by
     /// `pipeline.shutdown_grace_secs`), then return with the ledger consistent.
     pub async fn run_until_stopped(self, stop: watch::Receiver<bool>) -> std::io::Result<()> {

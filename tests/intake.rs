@@ -401,16 +401,8 @@ async fn the_admin_api_needs_a_valid_token_and_never_shows_secrets() {
             .status(),
         200
     );
-    let ready: Value = harness
-        .http
-        .get(format!("{}/readyz", harness.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(ready["ready"], true);
+    let (status, ready) = harness.readiness().await;
+    assert_eq!((status, &ready["ready"]), (200, &Value::Bool(true)));
 }
 
 #[tokio::test]

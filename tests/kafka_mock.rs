@@ -226,15 +226,7 @@ async fn refused_records_reach_the_dead_letter_topic_with_their_reason_and_consu
         records[0].0, "this is not json",
         "the original value is kept"
     );
-    let ready: Value = harness
-        .http
-        .get(format!("{}/readyz", harness.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = harness.readiness().await;
     assert_eq!(ready["kafka"], true);
 }
 
@@ -382,14 +374,7 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     }
     let deadline = Instant::now() + WAIT;
     loop {
-        let response = harness
-            .http
-            .get(format!("{}/readyz", harness.base))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let ready: Value = response.json().await.unwrap();
+        let (status, ready) = harness.readiness().await;
         if ready["kafka"] == false {
             assert_eq!(status, 503);
             break;

@@ -27,11 +27,6 @@ impl ErrorClass {
             ErrorClass::BadInput => "bad_input",
         }
     }
-
-    /// Whether the same call may succeed later without anyone changing anything.
-    pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
-    }
 }
 
 impl fmt::Display for ErrorClass {

@@ -15,10 +15,6 @@ pub enum TransferError {
     Store(#[from] StoreError),
     #[error("the stored event is unreadable: {0}")]
     Payload(String),
-    #[error("the tenant was deleted")]
-    TenantGone,
-    #[error("shutting down")]
-    ShuttingDown,
 }
 
 impl TransferError {
@@ -27,8 +23,6 @@ impl TransferError {
             TransferError::Dinero(error) => error.class(),
             TransferError::Mapping(_) | TransferError::Payload(_) => ErrorClass::Permanent,
             TransferError::Store(error) => error.class(),
-            TransferError::TenantGone => ErrorClass::TenantState,
-            TransferError::ShuttingDown => ErrorClass::Transient,
         }
     }
 

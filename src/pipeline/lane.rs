@@ -310,12 +310,7 @@ impl Lane {
                 ErrorClass::TenantState => {
                     let reason = format!("Dinero: {error}");
                     tracing::warn!(tenant = %self.tenant_id, %reason, "pausing tenant; its events are held");
-                    if let Err(e) = self
-                        .shared
-                        .store
-                        .set_pause(&self.tenant_id, Some(&reason))
-                        .await
-                    {
+                    if let Err(e) = self.shared.store.pause(&self.tenant_id, &reason).await {
                         tracing::error!(tenant = %self.tenant_id, error = %e, "could not pause");
                     }
                     return;

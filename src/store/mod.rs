@@ -385,8 +385,8 @@ pub trait Store: Send + Sync + 'static {
     async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
-    /// Pause with a reason, or (None) lift the pause.
-    async fn set_pause(&self, tenant: &str, reason: Option<&str>) -> StoreResult<()>;
+    /// Pause with a reason (a paused tenant keeps its first one); `resume` lifts it.
+    async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()>;
 
     /// Write an event to the inbox, recognising duplicates by event id and by order id.
     async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted>;

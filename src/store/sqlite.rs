@@ -269,52 +269,22 @@ impl Store for SqliteStore {
         rows.iter().map(|row| self.tenant_from(row)).collect()
     }
 
-    async fn set_pause(&self, tenant: &str, reason: Option<&str>) -> StoreResult<()> {
+    async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        let current: Option<Option<String>> =
-            sqlx::query_scalar("SELECT pause_reason FROM tenants WHERE id = ?")
-                .bind(tenant)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(current) = current else {
-            return Ok(());
-        };
-        match (current, reason) {
-            // A tenant already paused keeps its first reason: that is what stopped it.
-            (Some(_), Some(_)) | (None, None) => {}
-            (None, Some(reason)) => {
-                sqlx::query("UPDATE tenants SET pause_reason = ?, paused_at = ? WHERE id = ?")
-                    .bind(reason)
-                    .bind(now())
-                    .bind(tenant)
-                    .execute(&mut *tx)
-                    .await?;
-                let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
-                outbox(
-                    &mut tx,
-                    tenant,
-                    "paused",
-                    &status_record(tenant, "paused", Some(reason)),
-                    &headers,
-                )
-                .await?;
-            }
-            (Some(_), None) => {
-                sqlx::query(
-                    "UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = ?",
-                )
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await?;
-                outbox(
-                    &mut tx,
-                    tenant,
-                    "resumed",
-                    &status_record(tenant, "resumed", None),
-                    &BTreeMap::new(),
-                )
-                .await?;
-            }
+        // A tenant already paused keeps its first reason: that is what stopped it.
+        let paused = sqlx::query(
+            "UPDATE tenants SET pause_reason = ?, paused_at = ? WHERE id = ? AND pause_reason IS NULL",
+        )
+        .bind(reason)
+        .bind(now())
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if paused > 0 {
+            let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
+            let record = status_record(tenant, "paused", Some(reason));
+            outbox(&mut tx, tenant, "paused", &record, &headers).await?;
         }
         tx.commit().await?;
         Ok(())

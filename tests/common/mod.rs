@@ -174,6 +174,18 @@ impl Harness {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `/readyz`: its status and body.
+    pub async fn readiness(&self) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         self.admin(reqwest::Method::GET, path)
             .send()

@@ -300,7 +300,7 @@ pub async fn pause(
     let reason = input
         .reason
         .unwrap_or_else(|| "paused by an operator".into());
-    state.store.set_pause(&tenant_id, Some(&reason)).await?;
+    state.store.pause(&tenant_id, &reason).await?;
     let tenant = existing_tenant(&state, &tenant_id).await?;
     Ok(Json(view(&state, &tenant).await?))
 }

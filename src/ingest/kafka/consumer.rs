@@ -19,6 +19,7 @@ use super::client::{base, KafkaError};
 use super::decode;
 use super::storm::StormGuard;
 use crate::config::KafkaSettings;
+use crate::domain::ErrorClass;
 use crate::ingest::intake;
 use crate::pipeline::Pipeline;
 use crate::store::{EventSource, Store};
@@ -310,7 +311,10 @@ impl Consumer {
     ) {
         tracing::warn!(tenant = %poison.tenant, reason = %poison.reason, offset = source.offset, "refused record sent to the dead-letter topic");
         let headers = BTreeMap::from([
-            ("error-class".to_owned(), "bad_input".to_owned()),
+            (
+                "error-class".to_owned(),
+                ErrorClass::BadInput.as_str().to_owned(),
+            ),
             ("error-message".to_owned(), poison.reason.clone()),
             ("source-topic".to_owned(), source.topic.clone()),
             ("source-partition".to_owned(), source.partition.to_string()),
