@@ -15,7 +15,8 @@ use crate::dinero::DineroClient;
 use crate::http::{self, AppState, KafkaState};
 use crate::ingest::kafka::{ensure_topics, Consumer, EventProducer, OutboxPublisher};
 use crate::pipeline::{Pipeline, Shared};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::retention::Pruner;
+use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -61,9 +62,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let keys = settings.encryption_keys()?;
         let admin_tokens = settings.admin_tokens()?;
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::connect(&settings.store.url, settings.store.max_connections, keys).await?,
-        );
+        let store: Arc<dyn Store> =
+            store::open(&settings.store, keys, settings.store.migrate_on_start).await?;
         let dinero = DineroClient::new(settings.dinero.clone())?;
         let pipeline = Pipeline::new(Shared {
             owner: uuid::Uuid::new_v4().to_string(),
@@ -135,6 +135,14 @@ impl Application {
             ..
         } = self;
         let mut background = Vec::new();
+        if let Some(retention) = state.settings.store.retention() {
+            let pruner = Pruner {
+                store: state.store.clone(),
+                retention,
+                interval: Duration::from_secs(state.settings.store.prune_interval_secs),
+            };
+            background.push(tokio::spawn(pruner.run(stop.clone())));
+        }
         match kafka {
             // In Kafka mode a replica works the tenants of its partitions: lanes start on
             // assignment and as records arrive.

@@ -10,4 +10,5 @@ pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod pipeline;
+pub mod retention;
 pub mod store;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use dinero_bridge::app::Application;
 use dinero_bridge::config::{LogFormat, Settings};
 use dinero_bridge::dinero::{Credentials, DineroClient, DineroConfig};
+use dinero_bridge::store;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,9 @@ struct Cli {
 enum Command {
     /// Run the service: webhook intake, tenant lanes, admin API, health (the default).
     Serve,
+    /// Apply the store's pending migrations (`store.url`) and exit; for deployments with
+    /// `store.migrate_on_start = false`, e.g. a Kubernetes Job before a rollout.
+    Migrate,
     /// Check Dinero credentials: get a token, confirm the organization is reachable and has Pro,
     /// and list its sales accounts and deposit accounts (for the tenant's account mapping).
     CheckDinero {
@@ -83,6 +87,13 @@ async fn run() -> anyhow::Result<()> {
             wait_for_signal().await;
             stop.stop();
             task.await??;
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            init_logging(settings.log.format, &settings.log.level);
+            store::open(&settings.store, settings.encryption_keys()?, true).await?;
+            println!("store migrated");
             Ok(())
         }
         Command::CheckDinero {

@@ -584,6 +584,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         ("get", "/v1/tenants/{tenant_id}/dead-letters"),
         ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/retry"),
         ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/resolve"),
+        ("post", "/v1/tenants/{tenant_id}/erasures"),
         ("get", "/v1/openapi.json"),
         ("get", "/healthz"),
         ("get", "/readyz"),
@@ -616,7 +617,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        14,
+        15,
         "every documented path is in the list above"
     );
 }

@@ -6,6 +6,7 @@ mod secrets;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -129,9 +130,26 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite://PATH` (the embedded default; folders are created).
+    /// `sqlite://PATH` (the embedded default; folders are created) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]` (production).
     pub url: String,
     pub max_connections: u32,
+    /// Apply pending migrations at start-up; off: run `dinero-bridge migrate` first.
+    pub migrate_on_start: bool,
+    /// PostgreSQL: how long a caller waits for a pooled connection.
+    pub acquire_timeout_secs: u64,
+    /// PostgreSQL: a statement running longer is cancelled (and retried as transient).
+    pub statement_timeout_secs: u64,
+    /// PostgreSQL TLS: disable, allow, prefer, require, verify-ca or verify-full; unset:
+    /// the URL's `sslmode`, else prefer.
+    pub tls_mode: Option<String>,
+    /// PostgreSQL TLS: a PEM file of the CA that signed the server's certificate.
+    pub tls_root_cert: Option<PathBuf>,
+    /// Finished inbox rows, done orders' history, published outbox records and closed dead
+    /// letters older than this are pruned; 0 keeps everything. Ledger rows are kept.
+    pub retention_days: u32,
+    /// How often a replica prunes.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for StoreSettings {
@@ -139,7 +157,55 @@ impl Default for StoreSettings {
         StoreSettings {
             url: "sqlite://./data/dinero-bridge.db".into(),
             max_connections: 8,
+            migrate_on_start: true,
+            acquire_timeout_secs: 10,
+            statement_timeout_secs: 30,
+            tls_mode: None,
+            tls_root_cert: None,
+            retention_days: 90,
+            prune_interval_secs: 3600,
         }
+    }
+}
+
+/// Which database `store.url` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+const TLS_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+impl StoreSettings {
+    pub fn kind(&self) -> Option<StoreKind> {
+        if self.url.starts_with("sqlite:") {
+            Some(StoreKind::Sqlite)
+        } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            Some(StoreKind::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_secs(self.statement_timeout_secs)
+    }
+
+    /// How long finished rows are kept; `None`: forever.
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        (self.retention_days > 0).then(|| chrono::Duration::days(i64::from(self.retention_days)))
     }
 }
 
@@ -283,11 +349,28 @@ impl Settings {
                 message: message.into(),
             })
         };
-        if !self.store.url.starts_with("sqlite:") {
+        if self.store.kind().is_none() {
             return key(
                 "store.url",
-                "must be sqlite://PATH (PostgreSQL arrives with issue 5)",
+                "must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
             );
+        }
+        if let Some(mode) = &self.store.tls_mode {
+            if !TLS_MODES.contains(&mode.as_str()) {
+                return key(
+                    "store.tls_mode",
+                    "must be disable, allow, prefer, require, verify-ca or verify-full",
+                );
+            }
+        }
+        if self.store.acquire_timeout_secs == 0 || self.store.statement_timeout_secs == 0 {
+            return key(
+                "store.acquire_timeout_secs",
+                "timeouts must be at least 1 second",
+            );
+        }
+        if self.store.prune_interval_secs == 0 {
+            return key("store.prune_interval_secs", "must be at least 1");
         }
         if self.store.max_connections == 0 {
             return key("store.max_connections", "must be at least 1");

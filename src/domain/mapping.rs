@@ -291,6 +291,22 @@ fn local_date(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
+impl ContactDraft {
+    /// The key of the service's contact cache: the identity the customer is matched by.
+    pub fn cache_key(&self) -> String {
+        match &self.key {
+            ContactKey::Email(email) => format!("email:{email}"),
+            ContactKey::VatNumber(vat) => format!("vat:{vat}"),
+            ContactKey::ShopCustomer(_) => format!("ref:{}", self.external_reference),
+        }
+    }
+}
+
+/// The contact an order is matched to, without the rest of its plan.
+pub fn contact_of(tenant: &str, order: &Order) -> Result<ContactDraft, MappingError> {
+    contact(tenant, order, false)
+}
+
 fn contact(tenant: &str, order: &Order, english: bool) -> Result<ContactDraft, MappingError> {
     let customer = &order.customer;
     let email = customer

@@ -3,6 +3,7 @@
 
 pub mod countries;
 pub mod dinero_totals;
+pub mod erasure;
 mod failure;
 pub mod identity;
 pub mod mapping;

@@ -150,11 +150,7 @@ impl Context<'_> {
     /// e-mail or VAT number, and only then a new contact with a deterministic guid.
     async fn contact(&self, plan: &TransferPlan) -> Result<Uuid, TransferError> {
         let draft = &plan.contact;
-        let key = match &draft.key {
-            ContactKey::Email(email) => format!("email:{email}"),
-            ContactKey::VatNumber(vat) => format!("vat:{vat}"),
-            ContactKey::ShopCustomer(_) => format!("ref:{}", draft.external_reference),
-        };
+        let key = draft.cache_key();
         let tenant = &self.tenant.id;
         if let Some(guid) = self.store.contact(tenant, &key).await? {
             return Ok(guid);

@@ -1,12 +1,15 @@
 //! The store contract: tenants, the inbox of events, the per-order ledger, cached contacts
-//! and dead letters. `sqlite` implements it for the embedded default; PostgreSQL follows the
-//! same contract (issue 5).
+//! and dead letters. `sqlite` implements it for the embedded default, `postgres` for
+//! production with several replicas; `tests/store_contract.rs` runs one suite against both.
 
 mod crypto;
+mod postgres;
+mod records;
 mod sqlite;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,8 +17,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::config::{EncryptionKeys, StoreKind, StoreSettings};
+use crate::domain::erasure::CustomerRef;
 use crate::domain::mapping::AccountMapping;
 use crate::domain::ErrorClass;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +56,21 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Open the store `settings.url` names, migrating it when `migrate` is set.
+pub async fn open(
+    settings: &StoreSettings,
+    keys: EncryptionKeys,
+    migrate: bool,
+) -> StoreResult<Arc<dyn Store>> {
+    Ok(match settings.kind() {
+        Some(StoreKind::Postgres) => Arc::new(PgStore::connect(settings, keys, migrate).await?),
+        // Validated settings name one of the two; anything else is taken for a SQLite path.
+        Some(StoreKind::Sqlite) | None => Arc::new(
+            SqliteStore::connect(&settings.url, settings.max_connections, keys, migrate).await?,
+        ),
+    })
+}
 
 /// A lane's claim on its tenant: writes made under it fail once a later claim exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +398,33 @@ pub struct DeadLetter {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// What a retention pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Inbox rows of transferred, duplicate, conflicting or resolved events.
+    pub events: u64,
+    /// History rows of orders that are done.
+    pub history: u64,
+    /// Published outbox records.
+    pub outbox: u64,
+    /// Dead letters that were resolved or replayed.
+    pub dead_letters: u64,
+}
+
+/// What a GDPR erasure changed, or why it changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Erasure {
+    Erased {
+        events: u64,
+        outbox_records: u64,
+        contacts: u64,
+    },
+    /// Orders of this customer not yet transferred (waiting or dead-lettered): Dinero still
+    /// needs their data. Nothing was changed; transfer or resolve them, then erase.
+    Held { orders: Vec<String> },
+}
+
 /// Everything the service keeps. Implementations must make each method atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -466,4 +514,12 @@ pub trait Store: Send + Sync + 'static {
     /// Tenants with waiting events read from these partitions of the topic.
     async fn tenants_pending_on(&self, topic: &str, partitions: &[i32])
         -> StoreResult<Vec<String>>;
+
+    /// Remove what is finished and older than `before` (at most `batch` rows per table per
+    /// call): completed inbox rows, done orders' history, published outbox records, closed
+    /// dead letters. Ledger rows stay: they are what makes a late resend a duplicate.
+    async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned>;
+    /// Erase a customer's personal data from the tenant's stored events, outbox records and
+    /// contact cache, keeping every ledger row and amount.
+    async fn erase_customer(&self, tenant: &str, who: &CustomerRef) -> StoreResult<Erasure>;
 }

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+use super::records::{dead_letter_headers, json, outbox_headers, plan_erasure, status_record};
 use super::*;
 use crate::config::EncryptionKeys;
 
@@ -39,16 +40,13 @@ fn guid(text: Option<String>) -> StoreResult<Option<Uuid>> {
         .transpose()
 }
 
-fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 impl SqliteStore {
-    /// Open (creating the file and its folder) and migrate.
+    /// Open (creating the file and its folder), migrating when `migrate` is set.
     pub async fn connect(
         url: &str,
         max_connections: u32,
         keys: EncryptionKeys,
+        migrate: bool,
     ) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -69,7 +67,9 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        if migrate {
+            sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
@@ -160,24 +160,16 @@ async fn outbox(
     value: &str,
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<i64> {
-    let mut headers = headers.clone();
-    headers.insert("dinero-bridge-record".into(), kind.into());
-    headers.insert("tenant-id".into(), tenant.into());
     Ok(sqlx::query_scalar(
         "INSERT INTO outbox (tenant_id, kind, value, headers, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(tenant)
     .bind(kind)
     .bind(value)
-    .bind(serde_json::to_string(&headers).expect("headers serialize"))
+    .bind(outbox_headers(tenant, kind, headers))
     .bind(now())
     .fetch_one(tx)
     .await?)
-}
-
-fn status_record(tenant: &str, kind: &str, reason: Option<&str>) -> String {
-    serde_json::json!({"tenant_id": tenant, "record": kind, "reason": reason, "at": now()})
-        .to_string()
 }
 
 fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
@@ -572,7 +564,7 @@ impl Store for SqliteStore {
         fence: &Fence,
     ) -> StoreResult<i64> {
         let mut tx = self.write_fenced(fence).await?;
-        let at = now();
+        let at = Utc::now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message, attempts,
                                        first_failed_at, last_failed_at, status)
@@ -586,7 +578,7 @@ impl Store for SqliteStore {
         .bind(&letter.message)
         .bind(i64::from(letter.attempts))
         .bind(letter.first_failed_at.to_rfc3339())
-        .bind(&at)
+        .bind(at.to_rfc3339())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE events SET status = 'dead' WHERE seq = ?")
@@ -598,30 +590,7 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let event = event_from(&event)?;
-        let mut headers = BTreeMap::from([
-            ("order-id".to_owned(), letter.order_id.clone()),
-            ("event-id".to_owned(), event.event_id.clone()),
-            (
-                "error-class".to_owned(),
-                letter.error_class.as_str().to_owned(),
-            ),
-            ("error-message".to_owned(), letter.message.clone()),
-            ("attempts".to_owned(), letter.attempts.to_string()),
-            (
-                "first-failure-at".to_owned(),
-                letter.first_failed_at.to_rfc3339(),
-            ),
-            ("last-failure-at".to_owned(), at.clone()),
-            ("reason".to_owned(), pause_reason.to_owned()),
-        ]);
-        if let Some(code) = &letter.error_code {
-            headers.insert("error-code".into(), code.clone());
-        }
-        if let Some(source) = &event.source {
-            headers.insert("source-topic".into(), source.topic.clone());
-            headers.insert("source-partition".into(), source.partition.to_string());
-            headers.insert("source-offset".into(), source.offset.to_string());
-        }
+        let headers = dead_letter_headers(&letter, &event, at, pause_reason);
         outbox(
             &mut tx,
             &letter.tenant_id,
@@ -635,7 +604,7 @@ impl Store for SqliteStore {
             "UPDATE tenants SET pause_reason = COALESCE(pause_reason, ?), paused_at = COALESCE(paused_at, ?) WHERE id = ?",
         )
         .bind(pause_reason)
-        .bind(&at)
+        .bind(at.to_rfc3339())
         .bind(&letter.tenant_id)
         .execute(&mut *tx)
         .await?;
@@ -816,6 +785,111 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned> {
+        let before = before.to_rfc3339();
+        let mut tx = self.write().await?;
+        let mut delete = async |sql: &str| -> StoreResult<u64> {
+            Ok(sqlx::query(sql)
+                .bind(&before)
+                .bind(batch)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected())
+        };
+        let pruned = Pruned {
+            events: delete(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events
+                   WHERE status IN ('done', 'duplicate', 'conflict', 'resolved') AND received_at < ? LIMIT ?)",
+            )
+            .await?,
+            history: delete(
+                "DELETE FROM order_history WHERE id IN (SELECT h.id FROM order_history h
+                   JOIN orders o ON o.tenant_id = h.tenant_id AND o.order_id = h.order_id
+                   WHERE o.step = 'done' AND h.at < ? LIMIT ?)",
+            )
+            .await?,
+            outbox: delete(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+                   WHERE published_at IS NOT NULL AND published_at < ? LIMIT ?)",
+            )
+            .await?,
+            dead_letters: delete(
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters
+                   WHERE status IN ('resolved', 'replayed') AND COALESCE(resolved_at, last_failed_at) < ? LIMIT ?)",
+            )
+            .await?,
+        };
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    async fn erase_customer(&self, tenant: &str, who: &CustomerRef) -> StoreResult<Erasure> {
+        let mut tx = self.write().await?;
+        let mut events = Vec::new();
+        let mut outbox = Vec::new();
+        for needle in who.needles() {
+            let rows = sqlx::query(
+                "SELECT seq, order_id, status, payload FROM events
+                 WHERE tenant_id = ? AND instr(lower(payload), lower(?)) > 0",
+            )
+            .bind(tenant)
+            .bind(&needle)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let status = EventStatus::parse(row.get("status"))?;
+                events.push((
+                    row.get("seq"),
+                    row.get("order_id"),
+                    status,
+                    row.get("payload"),
+                ));
+            }
+            outbox.extend(
+                sqlx::query_as::<_, (i64, String)>(
+                    "SELECT id, value FROM outbox WHERE tenant_id = ? AND instr(lower(value), lower(?)) > 0",
+                )
+                .bind(tenant)
+                .bind(&needle)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
+        let plan = plan_erasure(tenant, who, events, outbox);
+        if !plan.held.is_empty() {
+            return Ok(Erasure::Held { orders: plan.held });
+        }
+        for (seq, payload) in &plan.events {
+            sqlx::query("UPDATE events SET payload = ? WHERE seq = ?")
+                .bind(payload)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (id, value) in &plan.outbox {
+            sqlx::query("UPDATE outbox SET value = ? WHERE id = ?")
+                .bind(value)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut contacts = 0;
+        for key in &plan.contact_keys {
+            contacts += sqlx::query("DELETE FROM contacts WHERE tenant_id = ? AND contact_key = ?")
+                .bind(tenant)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(Erasure::Erased {
+            events: plan.events.len() as u64,
+            outbox_records: plan.outbox.len() as u64,
+            contacts,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -829,7 +903,10 @@ mod tests {
             keys: BTreeMap::from([("k1".to_owned(), [1u8; 32])]),
         };
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        (SqliteStore::connect(&url, 2, keys).await.unwrap(), dir)
+        (
+            SqliteStore::connect(&url, 2, keys, true).await.unwrap(),
+            dir,
+        )
     }
 
     #[tokio::test]

@@ -2,6 +2,8 @@
 //! file in a temporary folder, signed webhooks, and polling helpers.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};

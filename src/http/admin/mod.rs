@@ -1,6 +1,7 @@
-//! The admin API (bearer token): tenants, orders, manual transfer, dead letters.
+//! The admin API (bearer token): tenants, orders, manual transfer, dead letters, erasure.
 
 mod dead_letters;
+mod erasure;
 mod orders;
 mod tenants;
 
@@ -47,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/v1/tenants/{tenant_id}/dead-letters/{id}/resolve",
             post(dead_letters::resolve),
         )
+        .route("/v1/tenants/{tenant_id}/erasures", post(erasure::erase))
         .route_layer(from_fn_with_state(state, authorize))
 }
 

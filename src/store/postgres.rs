@@ -1,0 +1,879 @@
+//! The store on PostgreSQL: production, shared by several replicas.
+//!
+//! What keeps it correct with concurrent writers:
+//! - a tenant's events are inserted under a per-tenant advisory lock, so `seq` order is the
+//!   order they were accepted in and a reader never sees a later event before an earlier one;
+//! - fenced writes lock the tenant's owner row `FOR SHARE` and check its epoch in the same
+//!   transaction, so a claim (which updates that row) waits for them, and a write under a
+//!   superseded claim fails instead of overwriting the new owner's work;
+//! - state transitions are conditional updates (`WHERE status = ...`), never read-then-write.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::records::{dead_letter_headers, json, outbox_headers, plan_erasure, status_record};
+use super::*;
+use crate::config::{EncryptionKeys, StoreSettings};
+
+pub struct PgStore {
+    pool: PgPool,
+    keys: EncryptionKeys,
+}
+
+/// Connection options from `store.*`: the URL, then TLS and the statement timeout.
+fn options(settings: &StoreSettings) -> StoreResult<PgConnectOptions> {
+    let mut options = PgConnectOptions::from_str(&settings.url)?
+        .application_name("dinero-bridge")
+        .options([(
+            "statement_timeout",
+            format!("{}ms", settings.statement_timeout().as_millis()),
+        )]);
+    if let Some(mode) = &settings.tls_mode {
+        options = options.ssl_mode(
+            mode.parse()
+                .map_err(|_| StoreError::Corrupt(format!("store.tls_mode '{mode}'")))?,
+        );
+    }
+    if let Some(cert) = &settings.tls_root_cert {
+        options = options.ssl_root_cert(cert);
+    }
+    Ok(options)
+}
+
+impl PgStore {
+    /// Connect with the pool settings of `store.*`; migrate when `migrate` is set.
+    pub async fn connect(
+        settings: &StoreSettings,
+        keys: EncryptionKeys,
+        migrate: bool,
+    ) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout())
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .connect_with(options(settings)?)
+            .await?;
+        if migrate {
+            Self::migrate(&pool).await?;
+        }
+        Ok(PgStore { pool, keys })
+    }
+
+    /// Apply the migrations under `migrations/postgres` that have not run yet. Replicas that
+    /// start together are safe: sqlx holds an advisory lock while it migrates.
+    pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/postgres").run(pool).await?;
+        Ok(())
+    }
+
+    /// A write transaction that only proceeds while `fence` is the tenant's latest claim.
+    async fn write_fenced(
+        &self,
+        fence: &Fence,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        let epoch: Option<i64> =
+            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1 FOR SHARE")
+                .bind(&fence.tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if epoch != Some(fence.epoch) {
+            return Err(StoreError::Fenced(fence.tenant.clone()));
+        }
+        Ok(tx)
+    }
+
+    fn tenant_from(&self, row: &PgRow) -> StoreResult<Tenant> {
+        let sealed: Vec<u8> = row.get("secrets");
+        let key_id: String = row.get("secrets_key_id");
+        let secrets = crypto::open(&self.keys, &key_id, &sealed)?;
+        let reason: Option<String> = row.get("pause_reason");
+        let paused_at: Option<DateTime<Utc>> = row.get("paused_at");
+        Ok(Tenant {
+            id: row.get("id"),
+            organization_id: row.get("organization_id"),
+            settings: json("tenant settings", row.get("settings"))?,
+            account_vat: json("account VAT", row.get("account_vat"))?,
+            secrets: serde_json::from_slice(&secrets)
+                .map_err(|e| StoreError::Secrets(e.to_string()))?,
+            paused: reason
+                .zip(paused_at)
+                .map(|(reason, at)| Pause { reason, at }),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+}
+
+fn event_from(row: &PgRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get("seq"),
+        tenant_id: row.get("tenant_id"),
+        event_id: row.get("event_id"),
+        order_id: row.get("order_id"),
+        payload: row.get("payload"),
+        status: EventStatus::parse(row.get("status"))?,
+        received_at: row.get("received_at"),
+        source: row
+            .get::<Option<String>, _>("source_topic")
+            .map(|topic| EventSource {
+                topic,
+                partition: row
+                    .get::<Option<i32>, _>("source_partition")
+                    .unwrap_or_default(),
+                offset: row
+                    .get::<Option<i64>, _>("source_offset")
+                    .unwrap_or_default(),
+            }),
+    })
+}
+
+fn order_from(row: &PgRow) -> StoreResult<OrderRecord> {
+    Ok(OrderRecord {
+        tenant_id: row.get("tenant_id"),
+        order_id: row.get("order_id"),
+        event_seq: row.get("event_seq"),
+        step: Step::parse(row.get("step"))?,
+        in_flight: row.get("in_flight"),
+        in_flight_epoch: row.get("in_flight_epoch"),
+        contact_guid: row.get("contact_guid"),
+        invoice_guid: row.get("invoice_guid"),
+        invoice_version: row.get("invoice_version"),
+        invoice_number: row.get("invoice_number"),
+        payments_done: row.get::<i32, _>("payments_done") as u32,
+        attempts: row.get::<i32, _>("attempts") as u32,
+        error_class: row.get("error_class"),
+        error: row.get("error"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    })
+}
+
+fn dead_letter_from(row: &PgRow) -> StoreResult<DeadLetter> {
+    Ok(DeadLetter {
+        id: row.get("id"),
+        tenant_id: row.get("tenant_id"),
+        event_seq: row.get("event_seq"),
+        order_id: row.get("order_id"),
+        error_class: row.get("error_class"),
+        error_code: row.get("error_code"),
+        message: row.get("message"),
+        attempts: row.get::<i32, _>("attempts") as u32,
+        first_failed_at: row.get("first_failed_at"),
+        last_failed_at: row.get("last_failed_at"),
+        status: DeadLetterStatus::parse(row.get("status"))?,
+        resolution: row.get("resolution"),
+        resolved_at: row.get("resolved_at"),
+    })
+}
+
+/// Write a record for the dead-letter topic inside the caller's transaction.
+async fn outbox(
+    tx: &mut sqlx::PgConnection,
+    tenant: &str,
+    kind: &str,
+    value: &str,
+    headers: &BTreeMap<String, String>,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, kind, value, headers, created_at)
+         VALUES ($1, $2, $3, $4, now()) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(value)
+    .bind(outbox_headers(tenant, kind, headers))
+    .fetch_one(tx)
+    .await?)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
+        let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
+        sqlx::query(
+            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
+                                  pause_reason, paused_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
+                settings = excluded.settings, account_vat = excluded.account_vat,
+                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&tenant.id)
+        .bind(tenant.organization_id)
+        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
+        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
+        .bind(sealed)
+        .bind(key_id)
+        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
+        .bind(tenant.paused.as_ref().map(|p| p.at))
+        .bind(tenant.created_at)
+        .bind(tenant.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|row| self.tenant_from(row)).transpose()
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT * FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| self.tenant_from(row)).collect()
+    }
+
+    async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // A tenant already paused keeps its first reason: that is what stopped it.
+        let paused = sqlx::query(
+            "UPDATE tenants SET pause_reason = $1, paused_at = now()
+             WHERE id = $2 AND pause_reason IS NULL",
+        )
+        .bind(reason)
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if paused > 0 {
+            let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
+            let record = status_record(tenant, "paused", Some(reason));
+            outbox(&mut tx, tenant, "paused", &record, &headers).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
+        let mut tx = self.pool.begin().await?;
+        // One writer per tenant at a time: the duplicate checks below cannot race, and the
+        // sequence number is drawn in the order the tenant's events commit.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&event.tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = $1 AND event_id = $2")
+                .bind(&event.tenant_id)
+                .bind(&event.event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(seq) = existing {
+            return Ok(Accepted::DuplicateEvent { seq });
+        }
+        let first: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2
+               AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
+        )
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let status = match &first {
+            None => EventStatus::Pending,
+            Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+            Some(_) => EventStatus::Conflict,
+        };
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
+                                 source_topic, source_partition, source_offset)
+             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9) RETURNING seq",
+        )
+        .bind(&event.tenant_id)
+        .bind(&event.event_id)
+        .bind(&event.order_id)
+        .bind(&event.payload)
+        .bind(&event.content_hash)
+        .bind(status.as_str())
+        .bind(event.source.as_ref().map(|s| s.topic.clone()))
+        .bind(event.source.as_ref().map(|s| s.partition))
+        .bind(event.source.as_ref().map(|s| s.offset))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match (status, first) {
+            (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
+            (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+            _ => Accepted::New { seq },
+        })
+    }
+
+    async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn pending_event_for_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        let row = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 AND status IN ('pending', 'dead')
+             ORDER BY seq LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn events_for_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let rows =
+            sqlx::query("SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 ORDER BY seq")
+                .bind(tenant)
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn set_event_status(
+        &self,
+        seq: i64,
+        status: EventStatus,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        sqlx::query("UPDATE events SET status = $1 WHERE seq = $2")
+            .bind(status.as_str())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events WHERE status = 'pending'")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn count_pending(&self, tenant: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND status = 'pending'",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE tenant_id = $1 AND status NOT IN ('duplicate', 'conflict')
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = 'invoice'",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(order_from).transpose()
+    }
+
+    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
+        // The upsert locks the owner row: it waits for fenced writes of the previous claim
+        // to commit, and every write under that claim after this one fails.
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES ($1, $2, 1, now())
+             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner,
+                epoch = tenant_owners.epoch + 1, claimed_at = excluded.claimed_at
+             RETURNING epoch",
+        )
+        .bind(tenant)
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Fence {
+            tenant: tenant.to_owned(),
+            epoch,
+        })
+    }
+
+    async fn save_order(
+        &self,
+        order: &OrderRecord,
+        history: Option<(&str, Option<String>)>,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        sqlx::query(
+            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
+                                 contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
+                                 attempts, error_class, error, created_at, updated_at)
+             VALUES ($1, $2, 'invoice', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+             ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
+                step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
+                contact_guid = excluded.contact_guid,
+                invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
+                invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
+                attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&order.tenant_id)
+        .bind(&order.order_id)
+        .bind(order.event_seq)
+        .bind(order.step.as_str())
+        .bind(&order.in_flight)
+        .bind(order.in_flight_epoch)
+        .bind(order.contact_guid)
+        .bind(order.invoice_guid)
+        .bind(&order.invoice_version)
+        .bind(order.invoice_number)
+        .bind(order.payments_done as i32)
+        .bind(order.attempts as i32)
+        .bind(&order.error_class)
+        .bind(&order.error)
+        .bind(order.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((step, detail)) = history {
+            sqlx::query(
+                "INSERT INTO order_history (tenant_id, order_id, at, step, detail)
+                 VALUES ($1, $2, now(), $3, $4)",
+            )
+            .bind(&order.tenant_id)
+            .bind(&order.order_id)
+            .bind(step)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, step, detail FROM order_history WHERE tenant_id = $1 AND order_id = $2 ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| HistoryEntry {
+                at: row.get("at"),
+                step: row.get("step"),
+                detail: row.get("detail"),
+            })
+            .collect())
+    }
+
+    async fn orders(
+        &self,
+        tenant: &str,
+        step: Option<Step>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrderRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND ($2::text IS NULL OR step = $2)
+             ORDER BY event_seq LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(step.map(Step::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from).collect()
+    }
+
+    async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT contact_guid FROM contacts WHERE tenant_id = $1 AND contact_key = $2",
+        )
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.contact_guid",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(guid)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn dead_letter_and_pause(
+        &self,
+        letter: NewDeadLetter,
+        pause_reason: &str,
+        fence: &Fence,
+    ) -> StoreResult<i64> {
+        let mut tx = self.write_fenced(fence).await?;
+        let at = Utc::now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message,
+                                       attempts, first_failed_at, last_failed_at, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open') RETURNING id",
+        )
+        .bind(&letter.tenant_id)
+        .bind(letter.event_seq)
+        .bind(&letter.order_id)
+        .bind(letter.error_class.as_str())
+        .bind(&letter.error_code)
+        .bind(&letter.message)
+        .bind(letter.attempts as i32)
+        .bind(letter.first_failed_at)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = sqlx::query("UPDATE events SET status = 'dead' WHERE seq = $1 RETURNING *")
+            .bind(letter.event_seq)
+            .fetch_one(&mut *tx)
+            .await?;
+        let event = event_from(&event)?;
+        let headers = dead_letter_headers(&letter, &event, at, pause_reason);
+        outbox(
+            &mut tx,
+            &letter.tenant_id,
+            "dead_letter",
+            &event.payload,
+            &headers,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE tenants SET pause_reason = COALESCE(pause_reason, $1),
+                paused_at = COALESCE(paused_at, $2) WHERE id = $3",
+        )
+        .bind(pause_reason)
+        .bind(at)
+        .bind(&letter.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>> {
+        let rows = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = $1 ORDER BY id")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(dead_letter_from).collect()
+    }
+
+    async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>> {
+        let row = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(dead_letter_from).transpose()
+    }
+
+    async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE dead_letters SET status = 'retrying'
+             WHERE tenant_id = $1 AND id = $2 AND status = 'open' RETURNING event_seq",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(seq) = seq {
+            sqlx::query("UPDATE events SET status = 'pending' WHERE seq = $1")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(seq.is_some())
+    }
+
+    async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE dead_letters SET status = 'resolved', resolution = $1, resolved_at = now()
+             WHERE tenant_id = $2 AND id = $3 AND status IN ('open', 'retrying') RETURNING event_seq",
+        )
+        .bind(reason)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(seq) = seq {
+            sqlx::query("UPDATE events SET status = 'resolved' WHERE seq = $1")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(seq.is_some())
+    }
+
+    async fn resume(&self, tenant: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        // Flip the open dead letters first: their rows, once updated, are what the events
+        // update below reads, so a concurrent retry of one of them cannot queue it twice.
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "UPDATE dead_letters SET status = 'retrying'
+             WHERE tenant_id = $1 AND status = 'open' RETURNING event_seq",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *tx)
+        .await?;
+        let queued = sqlx::query("UPDATE events SET status = 'pending' WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = $1")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        let headers = BTreeMap::from([("requeued-dead-letters".to_owned(), queued.to_string())]);
+        outbox(
+            &mut tx,
+            tenant,
+            "resumed",
+            &status_record(tenant, "resumed", None),
+            &headers,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    async fn mark_replayed(&self, event_seq: i64, fence: &Fence) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        sqlx::query(
+            "UPDATE dead_letters SET status = 'replayed'
+             WHERE event_seq = $1 AND status IN ('open', 'retrying')",
+        )
+        .bind(event_seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = $1 AND source_partition = ANY($2)",
+        )
+        .bind(topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn add_outbox(
+        &self,
+        tenant: &str,
+        kind: &str,
+        value: &str,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<i64> {
+        let mut conn = self.pool.acquire().await?;
+        outbox(&mut conn, tenant, kind, value, headers).await
+    }
+
+    async fn unpublished(&self, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRecord {
+                    id: row.get("id"),
+                    tenant_id: row.get("tenant_id"),
+                    kind: row.get("kind"),
+                    value: row.get("value"),
+                    headers: json("outbox headers", row.get("headers"))?,
+                    created_at: row.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, id: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tenants_pending_on(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = $1
+               AND source_partition = ANY($2)",
+        )
+        .bind(topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned> {
+        // Each table on its own statement: rows are independent, and short transactions keep
+        // the pruning out of the lanes' way.
+        let delete = async |sql: &str| -> StoreResult<u64> {
+            Ok(sqlx::query(sql)
+                .bind(before)
+                .bind(batch)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        };
+        Ok(Pruned {
+            events: delete(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events
+                   WHERE status IN ('done', 'duplicate', 'conflict', 'resolved') AND received_at < $1
+                   LIMIT $2)",
+            )
+            .await?,
+            history: delete(
+                "DELETE FROM order_history WHERE id IN (SELECT h.id FROM order_history h
+                   JOIN orders o ON o.tenant_id = h.tenant_id AND o.order_id = h.order_id
+                   WHERE o.step = 'done' AND h.at < $1 LIMIT $2)",
+            )
+            .await?,
+            outbox: delete(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+                   WHERE published_at < $1 LIMIT $2)",
+            )
+            .await?,
+            dead_letters: delete(
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters
+                   WHERE status IN ('resolved', 'replayed')
+                     AND COALESCE(resolved_at, last_failed_at) < $1 LIMIT $2)",
+            )
+            .await?,
+        })
+    }
+
+    async fn erase_customer(&self, tenant: &str, who: &CustomerRef) -> StoreResult<Erasure> {
+        let mut tx = self.pool.begin().await?;
+        // Hold the tenant's intake while erasing, so no event of this customer slips in
+        // between the check for waiting orders and the rewrite.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        let needles: Vec<String> = who.needles().iter().map(|n| n.to_lowercase()).collect();
+        let rows = sqlx::query(
+            "SELECT seq, order_id, status, payload FROM events
+             WHERE tenant_id = $1 AND EXISTS
+               (SELECT 1 FROM unnest($2::text[]) AS n WHERE strpos(lower(payload), n) > 0)
+             FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(&needles)
+        .fetch_all(&mut *tx)
+        .await?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.get("seq"),
+                    row.get("order_id"),
+                    EventStatus::parse(row.get("status"))?,
+                    row.get("payload"),
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let outbox: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, value FROM outbox
+             WHERE tenant_id = $1 AND EXISTS
+               (SELECT 1 FROM unnest($2::text[]) AS n WHERE strpos(lower(value), n) > 0)
+             FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(&needles)
+        .fetch_all(&mut *tx)
+        .await?;
+        let plan = plan_erasure(tenant, who, events, outbox);
+        if !plan.held.is_empty() {
+            return Ok(Erasure::Held { orders: plan.held });
+        }
+        for (seq, payload) in &plan.events {
+            sqlx::query("UPDATE events SET payload = $1 WHERE seq = $2")
+                .bind(payload)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (id, value) in &plan.outbox {
+            sqlx::query("UPDATE outbox SET value = $1 WHERE id = $2")
+                .bind(value)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let keys: Vec<String> = plan.contact_keys.iter().cloned().collect();
+        let contacts =
+            sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND contact_key = ANY($2)")
+                .bind(tenant)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(Erasure::Erased {
+            events: plan.events.len() as u64,
+            outbox_records: plan.outbox.len() as u64,
+            contacts,
+        })
+    }
+}
