@@ -594,3 +594,53 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
         );
     }
 }
+
+/// Found by the fault suite: the previous owner of a tenant created the customer's contact
+/// just after the new owner's look-ups missed it, and the new owner's create was refused
+/// ("already exists"), which dead-lettered the order. The contact's guid is derived from the
+/// customer, so a contact with it is this customer's: it must be used, not refused. Here the
+/// look-ups miss because the contact was edited in Dinero (e-mail and reference changed).
+#[tokio::test]
+async fn a_contact_created_behind_the_look_ups_back_is_used_not_dead_lettered() {
+    use dinero_bridge::dinero::{Credentials, DineroClient, NewContact};
+    let harness = Harness::start(vec![organization(62)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("shop", 62, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    // order() gives customer 7 the id cust-7: the contact guid derives from "id:cust-7".
+    let guid = dinero_bridge::domain::identity::contact_guid("shop", "id:cust-7");
+    let dinero = DineroClient::new(harness.settings.dinero.clone())
+        .unwrap()
+        .organization(62, Credentials::api_key("key-62"));
+    let edited = NewContact {
+        guid: Some(guid),
+        name: "Kunde 7 (edited in Dinero)".into(),
+        is_person: true,
+        country_key: "DK".into(),
+        email: Some("somewhere-else@example.dk".into()),
+        ..NewContact::default()
+    };
+    assert_eq!(dinero.create_contact(&edited).await.unwrap(), guid);
+
+    assert_eq!(harness.send("shop", &order("shop", "1", 7)).await.0, 202);
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+    let state = harness.dinero(62).await;
+    assert_eq!(
+        state["contacts"].as_array().unwrap().len(),
+        1,
+        "no second contact"
+    );
+    let invoices = invoices(&state);
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0]["ContactGuid"], guid.to_string());
+    assert!(
+        harness.get("/v1/tenants/shop/dead-letters").await["dead_letters"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -168,11 +168,19 @@ impl Context<'_> {
         }
         let guid = match found {
             Some(contact) => contact.guid,
-            None => {
-                self.dinero
-                    .create_contact(&documents::contact(draft))
-                    .await?
-            }
+            None => match self.dinero.create_contact(&documents::contact(draft)).await {
+                Ok(guid) => guid,
+                // Refused: perhaps because our deterministic guid exists already (an answer
+                // lost, or the previous owner of this tenant created it a moment ago, after
+                // our look-ups); if so it is this customer's, otherwise the refusal stands.
+                Err(error @ DineroError::Rejected { .. }) => {
+                    match self.dinero.get_contact(draft.guid).await? {
+                        Some(contact) => contact.guid,
+                        None => return Err(error.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            },
         };
         self.store.put_contact(tenant, &key, guid).await?;
         Ok(guid)
