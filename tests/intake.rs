@@ -558,6 +558,66 @@ async fn pausing_holds_orders_and_manual_transfer_works_while_paused() {
     );
 }
 
+/// GDPR erasure over the admin API: refused while an order of the customer waits, then the
+/// customer's data is gone from what the order view shows, the order stays done, and another
+/// customer is untouched.
+#[tokio::test]
+async fn erasure_waits_for_untransferred_orders_then_removes_the_customers_data() {
+    let harness = harness().await;
+    let erase = |body: Value| {
+        harness
+            .admin(Method::POST, "/v1/tenants/shop/erasures")
+            .json(&body)
+            .send()
+    };
+    for body in [
+        json!({}),
+        json!({"email": "  "}),
+        json!({"name": "Kunde 1"}),
+    ] {
+        let response = erase(body).await.unwrap();
+        assert_eq!(response.status(), 400);
+        problem(400, &response.json().await.unwrap(), "invalid_erasure");
+    }
+    harness
+        .admin(Method::POST, "/v1/tenants/shop/pause")
+        .json(&json!({"reason": "before erasure"}))
+        .send()
+        .await
+        .unwrap();
+    for (n, customer) in [(1, 1), (2, 2)] {
+        let event = order("shop", &n.to_string(), customer);
+        assert_eq!(harness.send("shop", &event).await.0, 202);
+    }
+    let held = erase(json!({"email": "KUNDE1@example.dk"})).await.unwrap();
+    assert_eq!(held.status(), 409);
+    let body: Value = held.json().await.unwrap();
+    problem(409, &body, "orders_not_transferred");
+    assert_eq!(body["errors"], json!({"1": "not yet transferred"}));
+
+    harness
+        .admin(Method::POST, "/v1/tenants/shop/resume")
+        .send()
+        .await
+        .unwrap();
+    harness
+        .wait_for_orders("shop", 2, &["done"], Duration::from_secs(30))
+        .await;
+    let erased = erase(json!({"email": "KUNDE1@example.dk"})).await.unwrap();
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["erased"]["events"], 1, "{erased}");
+    assert_eq!(erased["erased"]["contacts"], 1, "{erased}");
+
+    let shown = harness.get("/v1/tenants/shop/orders/1").await.to_string();
+    for personal in ["Kunde 1", "kunde1@", "Vestergade", "Aarhus", "cust-1"] {
+        assert!(!shown.contains(personal), "{personal} still in {shown}");
+    }
+    assert!(shown.contains("\"done\""), "{shown}");
+    let other = harness.get("/v1/tenants/shop/orders/2").await.to_string();
+    assert!(other.contains("Kunde 2"), "{other}");
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_the_service_serves() {
     let harness = harness().await;
