@@ -5,7 +5,15 @@
 //! one booked invoice per order with the order's total, and the only dead letters must be the
 //! two the scenario forces (a shop invoice number used twice).
 //!
-//! Bounded: every wait has a deadline; the whole run takes about two minutes.
+//! Bounded: every wait has a deadline; the whole run takes about two and a half minutes.
+//!
+//! A killed replica comes back after the consumer session timeout (6 s), not sooner: on
+//! tansu 0.6.0, a member that rejoins while its killed predecessor is still in the group can
+//! leave partitions assigned to the dead member for good (seen in 2 of 7 runs with restarts
+//! after 0.1-1.5 s: those shops' orders stayed in the topic, unread); with static membership
+//! (`group.instance.id`) the restarted replicas got no partitions at all. Real Kafka expires
+//! the dead member after the session timeout and rebalances; MockCluster does too
+//! (`tests/kafka_mock.rs`).
 
 mod common;
 
@@ -32,6 +40,8 @@ const KILLS: usize = 12;
 const FORCED: [i64; 2] = [5007, 5023];
 const FORCED_ORDER: usize = 9;
 const FIRST_ORG: i64 = 5000;
+/// Orders arrive in 20 rounds, one per shop each, spread over the faults' two minutes.
+const ROUND_INTERVAL: Duration = Duration::from_secs(6);
 
 fn tenant_of(org: i64) -> String {
     format!("shop{org}")
@@ -447,7 +457,6 @@ async fn every_order_becomes_exactly_one_invoice_under_faults() {
     }
     println!("setup: {:.1?}", started.elapsed());
 
-    // Orders arrive in 20 rounds, one per shop each, over about 30 seconds.
     sim.faults(base_faults()).await;
     let faults_from = Instant::now();
     let producer: FutureProducer = ClientConfig::new()
@@ -478,21 +487,24 @@ async fn every_order_becomes_exactly_one_invoice_under_faults() {
                         .map_err(|(e, _)| e)
                         .expect("delivered");
                 }
-                tokio::time::sleep(Duration::from_millis(1500)).await;
+                tokio::time::sleep(ROUND_INTERVAL).await;
             }
         }
     });
 
-    // The faults, on one timeline: kills every 2.5-5 s; storms, spikes and restarts between.
+    // The faults, on one timeline: a kill 1-4 s after the last restart; storms, a latency
+    // spike and the restarts of PostgreSQL and the broker in between.
     let mut rng = rand::rng();
     let mut kills = 0;
     let mut pg_restarted = None;
     let mut broker_restarted = false;
     while kills < KILLS {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(2500..5000))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(1000..4000))).await;
         let victim = rng.random_range(0..replicas.len());
         replicas[victim].kill();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(100..1500))).await;
+        // Back after the session timeout (6 s): tansu 0.6.0 can leave partitions with a
+        // killed member that is replaced sooner (see the note in the module docs).
+        tokio::time::sleep(Duration::from_millis(rng.random_range(6500..8000))).await;
         replicas[victim].spawn();
         kills += 1;
         match kills {
