@@ -76,104 +76,27 @@ fn fault_order(org: i64, n: usize) -> Value {
     )
 }
 
-/// A tansu broker on SQLite storage (a file in `dir`), so a restart keeps its records.
-struct Broker {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let mut broker = Broker {
-            port: free_port(),
-            dir: dir.to_owned(),
-            child: None,
-        };
-        broker.spawn();
-        broker
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("tansu.log"))
-            .unwrap();
-        let child = Command::new(&binary)
-            .current_dir(&self.dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start tansu ({binary}): {e}; run scripts/test"));
-        self.child = Some(child);
-        wait_for_port(self.port, "tansu");
-    }
-
-    fn restart(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.spawn();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// One replica: the service binary as a process of its own, killed with SIGKILL.
-struct Replica {
+/// A process the suite starts, kills with SIGKILL and starts again on the same port, with
+/// its output appended to a log file.
+struct Process {
     name: &'static str,
     port: u16,
-    env: Vec<(String, String)>,
     log: PathBuf,
+    command: Box<dyn Fn(u16) -> Command>,
     child: Option<Child>,
 }
 
-impl Replica {
-    fn start(name: &'static str, env: &[(String, String)], dir: &Path) -> Replica {
-        let mut replica = Replica {
+impl Process {
+    fn start(name: &'static str, dir: &Path, command: Box<dyn Fn(u16) -> Command>) -> Process {
+        let mut process = Process {
             name,
             port: free_port(),
-            env: env.to_vec(),
             log: dir.join(format!("{name}.log")),
+            command,
             child: None,
         };
-        replica.spawn();
-        replica
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        process.spawn();
+        process
     }
 
     fn spawn(&mut self) {
@@ -182,26 +105,34 @@ impl Replica {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_dinero-bridge"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env(
-                "DINERO_BRIDGE__HTTP__LISTEN",
-                format!("127.0.0.1:{}", self.port),
-            )
+        let child = (self.command)(self.port)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; run scripts/test", self.name));
         self.child = Some(child);
-        wait_for_port(self.port, self.name);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "{} did not listen", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: no shutdown, no commit, no goodbye to the group.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
         }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     fn tail(&self) -> String {
@@ -211,10 +142,51 @@ impl Replica {
     }
 }
 
-impl Drop for Replica {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// tansu on its SQLite storage engine (a file in `dir`), so a restart keeps its records.
+fn broker(dir: &Path) -> Process {
+    let dir = dir.to_owned();
+    Process::start(
+        "tansu",
+        &dir.clone(),
+        Box::new(move |port| {
+            let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
+            let url = format!("tcp://127.0.0.1:{port}");
+            let mut command = Command::new(binary);
+            command
+                .current_dir(&dir)
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
+                .args(["--storage-engine", "sqlite://tansu.db"]);
+            command
+        }),
+    )
+}
+
+/// One replica: the service binary as a process of its own.
+fn replica(name: &'static str, env: &[(String, String)], dir: &Path) -> Process {
+    let env = env.to_vec();
+    Process::start(
+        name,
+        dir,
+        Box::new(move |port| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_dinero-bridge"));
+            command
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .env("DINERO_BRIDGE__HTTP__LISTEN", format!("127.0.0.1:{port}"));
+            command
+        }),
+    )
 }
 
 fn replica_env(store_url: &str, sim_url: &str, bootstrap: &str) -> Vec<(String, String)> {
@@ -375,7 +347,7 @@ async fn statuses(
 async fn wait_until(
     what: &str,
     timeout: Duration,
-    replicas: &[&Replica],
+    replicas: &[&Process],
     mut done: impl AsyncFnMut() -> Result<(), String>,
 ) {
     let deadline = Instant::now() + timeout;
@@ -426,13 +398,14 @@ async fn every_order_becomes_exactly_one_invoice_under_faults() {
         http: http.clone(),
     };
     let db = PgDatabase::create().await;
-    let mut broker = Broker::start(dir.path());
-    let env = replica_env(&db.url, &sim.url, &broker.bootstrap());
+    let mut broker = broker(dir.path());
+    let bootstrap = format!("127.0.0.1:{}", broker.port);
+    let env = replica_env(&db.url, &sim.url, &bootstrap);
     let mut replicas = [
-        Replica::start("replica-a", &env, dir.path()),
-        Replica::start("replica-b", &env, dir.path()),
+        replica("replica-a", &env, dir.path()),
+        replica("replica-b", &env, dir.path()),
     ];
-    let bases: Vec<String> = replicas.iter().map(Replica::base).collect();
+    let bases: Vec<String> = replicas.iter().map(Process::base).collect();
 
     let tenants: Vec<String> = organizations.iter().map(|o| tenant_of(*o)).collect();
     for org in &organizations {
@@ -460,7 +433,7 @@ async fn every_order_becomes_exactly_one_invoice_under_faults() {
     sim.faults(base_faults()).await;
     let faults_from = Instant::now();
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", &bootstrap)
         .set("enable.idempotence", "true")
         .set("message.timeout.ms", "120000")
         .create()
@@ -536,7 +509,7 @@ async fn every_order_becomes_exactly_one_invoice_under_faults() {
     let forced_tenants: BTreeSet<String> = FORCED.iter().map(|o| tenant_of(*o)).collect();
     let held_per_forced = ORDERS_PER_TENANT - FORCED_ORDER;
     let expected_done = TENANTS as usize * ORDERS_PER_TENANT - FORCED.len() * held_per_forced;
-    let live: Vec<&Replica> = replicas.iter().collect();
+    let live: Vec<&Process> = replicas.iter().collect();
     wait_until(
         "all orders settled",
         Duration::from_secs(240),
