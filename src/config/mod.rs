@@ -506,6 +506,15 @@ mod tests {
                 "pipeline.time_zone",
             ),
             ("[store]\nurl = \"mysql://x\"", "store.url"),
+            ("[store]\ntls_mode = \"sometimes\"", "store.tls_mode"),
+            (
+                "[store]\nstatement_timeout_secs = 0",
+                "store.acquire_timeout_secs",
+            ),
+            (
+                "[store]\nprune_interval_secs = 0",
+                "store.prune_interval_secs",
+            ),
             ("[http]\nlisten_port = 8080", "listen_port"),
             ("[dinero]\napi_url = \"not a url\"", "dinero.api_url"),
         ];
@@ -513,6 +522,19 @@ mod tests {
             let error = load(toml).unwrap_err().to_string();
             assert!(error.contains(key), "{toml}: '{error}' does not name {key}");
         }
+    }
+
+    #[test]
+    fn postgres_urls_are_accepted_and_retention_zero_keeps_everything() {
+        let settings =
+            load("[store]\nurl = \"postgresql://bridge@db:5432/bridge\"\nretention_days = 0")
+                .unwrap();
+        assert_eq!(settings.store.kind(), Some(StoreKind::Postgres));
+        assert_eq!(settings.store.retention(), None);
+        assert_eq!(
+            Settings::load(None).unwrap().store.retention(),
+            Some(chrono::Duration::days(90))
+        );
     }
 
     #[test]
