@@ -26,10 +26,12 @@ pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    // Not `#[from]`: sqlx's message already holds its cause, and a source would print it
+    // two more times in an error chain.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migrations: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(sqlx::migrate::MigrateError),
     #[error("tenant secrets: {0}")]
     Secrets(String),
     #[error("stored data is unreadable: {0}")]
@@ -39,6 +41,18 @@ pub enum StoreError {
     /// Another replica claimed the tenant: this lane must stop.
     #[error("tenant {0} is now worked by another owner")]
     Fenced(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(error)
+    }
 }
 
 impl StoreError {
