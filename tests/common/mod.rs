@@ -1,5 +1,6 @@
 //! Shared by the end-to-end tests: `dinero-sim` and the real application on port 0, a SQLite
-//! file in a temporary folder, signed webhooks, and polling helpers.
+//! file in a temporary folder (or, with `DINERO_BRIDGE_TEST_STORE=postgres`, a PostgreSQL
+//! database of the test's own), signed webhooks, and polling helpers.
 #![allow(dead_code)]
 
 pub mod pg;
@@ -29,6 +30,7 @@ pub struct Harness {
     stop: Option<StopHandle>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
+    _pg: Option<pg::PgDatabase>,
 }
 
 /// An organization in the simulator with the demo chart and API key `key-<id>`.
@@ -52,7 +54,14 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::load(None).unwrap();
         settings.http.listen = "127.0.0.1:0".parse().unwrap();
-        settings.store.url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let pg = match std::env::var("DINERO_BRIDGE_TEST_STORE").as_deref() {
+            Ok("postgres") => Some(pg::PgDatabase::create().await),
+            _ => None,
+        };
+        settings.store.url = match &pg {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}", dir.path().join("bridge.db").display()),
+        };
         settings.security.admin_tokens = vec![ADMIN_TOKEN.into()];
         settings.security.encryption_key =
             Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
@@ -72,6 +81,7 @@ impl Harness {
             stop: None,
             task: None,
             _dir: dir,
+            _pg: pg,
         };
         harness.start_app().await;
         harness
