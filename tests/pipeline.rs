@@ -644,3 +644,66 @@ async fn a_contact_created_behind_the_look_ups_back_is_used_not_dead_lettered() 
             .is_empty()
     );
 }
+
+/// A store restored from a backup taken before an order was transferred: the ledger has
+/// forgotten the invoice, its booking and its payment, and the event waits again. The order
+/// must end done with its one invoice, booked once and paid once, not dead-lettered at
+/// booking and not paid twice.
+#[tokio::test]
+async fn a_ledger_restored_from_an_older_backup_adopts_the_booked_invoice_and_its_payment() {
+    let mut harness = Harness::start(vec![organization(63)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("shop", 63, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(harness.send("shop", &order("shop", "1", 1)).await.0, 202);
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+    harness.stop_app().await;
+    forget_order(&harness.settings.store.url, "1").await;
+    harness.start_app().await;
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+
+    let invoices = invoices(&harness.dinero(63).await);
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(
+        (
+            invoices[0]["Status"].as_str(),
+            invoices[0]["PaymentStatus"].as_str()
+        ),
+        (Some("Booked"), Some("Paid"))
+    );
+    let guid: uuid::Uuid = invoices[0]["Guid"].as_str().unwrap().parse().unwrap();
+    let payments = harness.sim.sim().world.org(63).unwrap().lock().invoices[&guid]
+        .payments
+        .len();
+    assert_eq!(payments, 1, "paid once");
+    let letters = harness.get("/v1/tenants/shop/dead-letters").await;
+    assert!(
+        letters["dead_letters"].as_array().unwrap().is_empty(),
+        "{letters}"
+    );
+}
+
+/// What restoring an older backup does to one order: its ledger rows are gone and its event
+/// waits again.
+async fn forget_order(url: &str, order_id: &str) {
+    let statements = [
+        format!("DELETE FROM orders WHERE order_id = '{order_id}'"),
+        format!("DELETE FROM order_history WHERE order_id = '{order_id}'"),
+        format!("UPDATE events SET status = 'pending' WHERE order_id = '{order_id}'"),
+    ];
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for statement in &statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for statement in &statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    }
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::documents;
 use super::error::TransferError;
-use crate::dinero::{Created, DineroError, InvoiceStatus, OrganizationClient};
+use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
 use crate::domain::mapping::{self, ContactKey, MappingSettings, TransferPlan};
 use crate::domain::order::OrderEvent;
 use crate::store::{Fence, OrderRecord, Step, Store, StoredEvent, Tenant};
@@ -196,13 +196,8 @@ impl Context<'_> {
         if record.in_flight.as_deref() == Some(CREATE_INVOICE) {
             // An earlier create may have gone through without our hearing of it.
             if let Some(invoice) = self.dinero.get_invoice(guid).await? {
-                record.invoice_guid = Some(guid);
-                record.invoice_version = Some(invoice.version.0);
-                record.invoice_number = invoice.number;
-                record.in_flight = None;
-                let detail = format!("{guid} (found after a lost answer)");
                 return self
-                    .save(record, Some(Step::InvoiceCreated), Some(detail))
+                    .adopt(record, guid, invoice, "found after a lost answer")
                     .await;
             }
         }
@@ -218,10 +213,7 @@ impl Context<'_> {
             // from); if so it is ours, otherwise the refusal stands.
             Err(error @ DineroError::Rejected { .. }) => match self.dinero.get_invoice(guid).await?
             {
-                Some(invoice) => Created {
-                    guid,
-                    version: invoice.version,
-                },
+                Some(invoice) => return self.adopt(record, guid, invoice, "it existed").await,
                 None => return Err(error.into()),
             },
             Err(error) => return Err(error.into()),
@@ -235,6 +227,30 @@ impl Context<'_> {
             Some(created.guid.to_string()),
         )
         .await
+    }
+
+    /// An invoice with this order's guid exists already (a lost answer, or a ledger restored
+    /// from an older backup): carry on from where it stands. A booked one may be paid as well,
+    /// so its first payment is looked up before one is sent.
+    async fn adopt(
+        &self,
+        record: &mut OrderRecord,
+        guid: Uuid,
+        invoice: crate::dinero::Invoice,
+        how: &str,
+    ) -> Result<(), TransferError> {
+        record.invoice_guid = Some(guid);
+        record.invoice_version = Some(invoice.version.0);
+        record.invoice_number = invoice.number;
+        record.in_flight = None;
+        if invoice.status == InvoiceStatus::Booked {
+            self.mark_in_flight(record, payment_marker(record.payments_done));
+            let detail = format!("{guid} ({how}, booked already)");
+            return self.save(record, Some(Step::Booked), Some(detail)).await;
+        }
+        let detail = format!("{guid} ({how})");
+        self.save(record, Some(Step::InvoiceCreated), Some(detail))
+            .await
     }
 
     async fn refresh_version(
