@@ -68,7 +68,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"ready": ready, "store": store, "accepting": accepting, "kafka": kafka});
+    let partitions = state.kafka.as_ref().map(|k| k.health.partitions());
+    let body = json!({"ready": ready, "store": store, "accepting": accepting, "kafka": kafka,
+                      "partitions": partitions});
     (status, Json(body)).into_response()
 }
 

@@ -31,11 +31,18 @@ pub struct ConsumerHealth {
     pub connected: AtomicBool,
     /// The storm guard stopped consuming.
     pub storm: AtomicBool,
+    /// The input topic's partitions this replica holds now (shown by /readyz: a replica that
+    /// holds none while others are short of work points at the group, not the service).
+    partitions: parking_lot::Mutex<Vec<i32>>,
 }
 
 impl ConsumerHealth {
     pub fn ready(&self) -> bool {
         self.connected.load(Ordering::SeqCst) && !self.storm.load(Ordering::SeqCst)
+    }
+
+    pub fn partitions(&self) -> Vec<i32> {
+        self.partitions.lock().clone()
     }
 }
 
@@ -51,6 +58,7 @@ enum Ownership {
 struct Rebalancer {
     topic: String,
     changes: mpsc::UnboundedSender<Ownership>,
+    health: Arc<ConsumerHealth>,
 }
 
 impl ClientContext for Rebalancer {}
@@ -76,6 +84,10 @@ impl ConsumerContext for Rebalancer {
         }
         let partitions = self.partitions(revoked);
         tracing::info!(?partitions, "partitions revoked");
+        self.health
+            .partitions
+            .lock()
+            .retain(|p| !partitions.contains(p));
         let _ = self.changes.send(Ownership::Revoked(partitions));
     }
 
@@ -85,6 +97,12 @@ impl ConsumerContext for Rebalancer {
         };
         let partitions = self.partitions(assigned);
         tracing::info!(?partitions, "partitions assigned");
+        {
+            let mut held = self.health.partitions.lock();
+            held.extend(&partitions);
+            held.sort_unstable();
+            held.dedup();
+        }
         let _ = self.changes.send(Ownership::Assigned(partitions));
     }
 }
@@ -155,9 +173,11 @@ impl Consumer {
         pipeline: Arc<Pipeline>,
     ) -> Result<Self, KafkaError> {
         let (changes, ownership) = mpsc::unbounded_channel();
+        let health = Arc::new(ConsumerHealth::default());
         let context = Rebalancer {
             topic: settings.input_topic.clone(),
             changes,
+            health: health.clone(),
         };
         let consumer: StreamConsumer<Rebalancer> = base(settings)
             .set("group.id", &settings.group_id)
@@ -179,7 +199,7 @@ impl Consumer {
             store,
             pipeline,
             storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
-            health: Arc::new(ConsumerHealth::default()),
+            health,
             topic: settings.input_topic.clone(),
             ownership: Some(ownership),
         })
