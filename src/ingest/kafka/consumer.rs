@@ -49,7 +49,8 @@ impl ConsumerHealth {
 /// What a rebalance changed, in the order it happened.
 enum Ownership {
     Revoked(Vec<i32>),
-    Assigned(Vec<i32>),
+    /// The partitions held now are in `ConsumerHealth`, updated before this is sent.
+    Assigned,
 }
 
 /// Reports rebalances into one queue: lanes are released on revoke and started on assign by
@@ -103,7 +104,7 @@ impl ConsumerContext for Rebalancer {
             held.sort_unstable();
             held.dedup();
         }
-        let _ = self.changes.send(Ownership::Assigned(partitions));
+        let _ = self.changes.send(Ownership::Assigned);
     }
 }
 
@@ -111,35 +112,36 @@ impl ConsumerContext for Rebalancer {
 /// events on the partitions held now, so no tenant is ever left without a lane.
 async fn follow_ownership(
     mut changes: mpsc::UnboundedReceiver<Ownership>,
+    health: Arc<ConsumerHealth>,
     store: Arc<dyn Store>,
     pipeline: Arc<Pipeline>,
     topic: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut held: Vec<i32> = Vec::new();
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     loop {
         let wake = tokio::select! {
             change = changes.recv() => match change {
                 Some(Ownership::Revoked(partitions)) => {
-                    held.retain(|p| !partitions.contains(p));
                     match store.tenants_on(&topic, &partitions).await {
                         Ok(tenants) => pipeline.release(&tenants),
                         Err(error) => tracing::error!(%error, "cannot read the inbox after a revocation"),
                     }
                     false
                 }
-                Some(Ownership::Assigned(partitions)) => {
-                    held.extend(partitions);
-                    true
-                }
+                Some(Ownership::Assigned) => true,
                 None => return,
             },
             _ = sweep.tick() => true,
             // Any change of the stop signal means stopping.
             _ = stop.changed() => return,
         };
-        if wake && !held.is_empty() {
+        let held = if wake {
+            health.partitions()
+        } else {
+            Vec::new()
+        };
+        if !held.is_empty() {
             match store.tenants_pending_on(&topic, &held).await {
                 Ok(tenants) => tenants.iter().for_each(|t| pipeline.wake(t)),
                 Err(error) => {
@@ -218,6 +220,7 @@ impl Consumer {
             );
             tokio::spawn(follow_ownership(
                 changes,
+                self.health.clone(),
                 store,
                 pipeline,
                 topic,
