@@ -687,22 +687,68 @@ async fn a_ledger_restored_from_an_older_backup_adopts_the_booked_invoice_and_it
     );
 }
 
+/// Found by reading the store contract's retention test again: it claimed this test. Retention
+/// pruned a transferred order's event but kept its ledger row; the platform sends the order
+/// again much later. The inbox takes it as new, and the ledger makes its transfer a no-op.
+#[tokio::test]
+async fn a_resend_after_retention_pruned_the_event_changes_nothing_in_dinero() {
+    let harness = Harness::start(vec![organization(64)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("shop", 64, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let event = order("shop", "1", 1);
+    assert_eq!(harness.send("shop", &event).await.0, 202);
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+    let calls = harness.sim.sim().log.stats().requests;
+    run_sql(
+        &harness.settings.store.url,
+        &["DELETE FROM events WHERE order_id = '1'"],
+    )
+    .await;
+
+    let (status, answer) = harness.send("shop", &event).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("accepted")),
+        "{answer}"
+    );
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+    assert_eq!(invoices(&harness.dinero(64).await).len(), 1);
+    assert_eq!(
+        harness.sim.sim().log.stats().requests,
+        calls,
+        "no call to Dinero for the resend"
+    );
+}
+
 /// What restoring an older backup does to one order: its ledger rows are gone and its event
 /// waits again.
 async fn forget_order(url: &str, order_id: &str) {
-    let statements = [
-        format!("DELETE FROM orders WHERE order_id = '{order_id}'"),
-        format!("DELETE FROM order_history WHERE order_id = '{order_id}'"),
-        format!("UPDATE events SET status = 'pending' WHERE order_id = '{order_id}'"),
-    ];
+    run_sql(
+        url,
+        &[
+            &format!("DELETE FROM orders WHERE order_id = '{order_id}'"),
+            &format!("DELETE FROM order_history WHERE order_id = '{order_id}'"),
+            &format!("UPDATE events SET status = 'pending' WHERE order_id = '{order_id}'"),
+        ],
+    )
+    .await;
+}
+
+/// Change the application's store behind its back, on either backend.
+async fn run_sql(url: &str, statements: &[&str]) {
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        for statement in &statements {
+        for statement in statements {
             sqlx::query(statement).execute(&pool).await.unwrap();
         }
     } else {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        for statement in &statements {
+        for statement in statements {
             sqlx::query(statement).execute(&pool).await.unwrap();
         }
     }

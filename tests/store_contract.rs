@@ -756,7 +756,7 @@ async fn retention_prunes_only_what_is_finished(b: &Backend) {
         Step::Done
     );
     // A resend after pruning is new to the inbox; the kept ledger row makes its transfer a
-    // no-op (tests/pipeline.rs covers the lane's side).
+    // no-op (tests/pipeline.rs, a_resend_after_retention_pruned_the_event_changes_nothing_in_dinero).
     assert!(matches!(
         store
             .accept_event(event("shop", "late", "done", "done"))
