@@ -242,7 +242,12 @@ fn restart_postgres() -> bool {
         .stdout(Stdio::null())
         .status()
         .expect("pg_ctlcluster runs");
-    status.success()
+    // A restart that was possible but failed must not pass as a run without one.
+    assert!(
+        status.success(),
+        "pg_ctlcluster {version} {cluster} restart failed"
+    );
+    true
 }
 
 struct Sim {
