@@ -389,6 +389,101 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
 }
 
+/// The group's committed offset of the input partition, as a new member would resume from it.
+async fn committed_offset(bootstrap: &str, group: &str) -> i64 {
+    let (bootstrap, group) = (bootstrap.to_owned(), group.to_owned());
+    // librdkafka's offset fetch blocks; the application runs on this test's runtime.
+    tokio::task::spawn_blocking(move || {
+        let reader: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", &group)
+            .create()
+            .unwrap();
+        let mut wanted = rdkafka::TopicPartitionList::new();
+        wanted.add_partition(INPUT, 0);
+        let committed = reader
+            .committed_offsets(wanted, Duration::from_secs(5))
+            .unwrap();
+        match committed.find_partition(INPUT, 0).unwrap().offset() {
+            rdkafka::Offset::Offset(offset) => offset,
+            _ => -1,
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Inbox first: while the store cannot write, a record that was read is not committed (a
+/// crash then would lose it); once the store takes it, the offset moves on.
+#[tokio::test]
+async fn an_offset_is_committed_only_after_the_record_is_in_the_inbox() {
+    use sqlx::Connection;
+    let mock = cluster(1);
+    let bootstrap = mock.bootstrap_servers();
+    let harness = harness(&bootstrap, vec![78]).await;
+    assert!(
+        harness.settings.store.url.starts_with("sqlite:"),
+        "this test locks the SQLite file"
+    );
+    let group = harness.settings.kafka.group_id.clone();
+    let producer = producer(&bootstrap);
+    let first = order("shop78", "1", 1);
+    produce(
+        &producer,
+        "shop78",
+        &serde_json::to_vec(&first).unwrap(),
+        &[],
+    )
+    .await;
+    harness.wait_for_orders("shop78", 1, &["done"], WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    while committed_offset(&bootstrap, &group).await != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the first record was never committed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Another writer holds SQLite's write lock: the inbox write waits (busy timeout 10 s).
+    let mut blocker = sqlx::SqliteConnection::connect(&harness.settings.store.url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let second = order("shop78", "2", 1);
+    produce(
+        &producer,
+        "shop78",
+        &serde_json::to_vec(&second).unwrap(),
+        &[],
+    )
+    .await;
+    let locked_until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < locked_until {
+        assert_eq!(
+            committed_offset(&bootstrap, &group).await,
+            1,
+            "an offset was committed before its record reached the inbox"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+
+    harness.wait_for_orders("shop78", 2, &["done"], WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    while committed_offset(&bootstrap, &group).await != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second record was never committed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The victim is a separate process killed with SIGKILL; MockCluster (real protocol on real
 /// TCP ports) expires its session and hands its partitions to the survivor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -587,6 +587,23 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
             .payments
             .len();
         assert_eq!(payments, 1, "{route}: paid once");
+        // The guarantee is the look-up by guid after a lost answer, not the simulator refusing
+        // a second create with the same guid (Dinero does not document that refusal): so the
+        // invoice is created exactly once, whichever answer was lost.
+        let reference = format!("shop:{order_id}");
+        let creates = harness
+            .sim
+            .sim()
+            .log
+            .entries(0, Some(61))
+            .into_iter()
+            .filter(|e| {
+                e.method == "POST"
+                    && e.route.as_deref() == Some("/v1/{organizationId}/invoices")
+                    && e.body.as_deref().is_some_and(|b| b.contains(&reference))
+            })
+            .count();
+        assert_eq!(creates, 1, "{route}: the invoice create was sent once");
         assert_eq!(
             state["contacts"].as_array().unwrap().len(),
             n + 1,
@@ -752,4 +769,42 @@ async fn run_sql(url: &str, statements: &[&str]) {
             sqlx::query(statement).execute(&pool).await.unwrap();
         }
     }
+}
+
+/// A line that lands on half an øre (1 × 10.05 at 50% discount = 5.025) with no tolerance for
+/// a cent of difference: the service must total it as Dinero does (each line rounded, halves
+/// away from zero: 5.03 + 1.26 VAT = 6.29), or the order is stopped as a totals mismatch.
+#[tokio::test]
+async fn a_line_on_half_an_øre_is_totalled_as_dinero_does() {
+    let harness = Harness::start(vec![organization(45)], |s| {
+        s.pipeline.totals_tolerance = rust_decimal::Decimal::ZERO;
+    })
+    .await;
+    assert_eq!(
+        harness
+            .put_tenant("half", 45, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let lines = json!([{"kind": "product", "name": "Vare", "quantity": 1, "unit_price": "10.05",
+        "discount_percent": 50, "vat_rate": 25}]);
+    let event = order_with(
+        "half",
+        "1",
+        1,
+        ("DK", "DKK"),
+        lines,
+        ("6.29", "1.26"),
+        json!({"prices_include_vat": false}),
+    );
+    assert_eq!(harness.send("half", &event).await.0, 202);
+    let orders = harness
+        .wait_for_orders("half", 1, &["done", "failed"], WAIT)
+        .await;
+    assert_eq!(orders[0]["status"], "done", "{orders:#?}");
+    let invoices = invoices(&harness.dinero(45).await);
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(money(&invoices[0]["TotalInclVat"]), dec!(6.29));
+    assert_eq!(money(&invoices[0]["TotalVat"]), dec!(1.26));
 }

@@ -97,4 +97,21 @@ mod tests {
             }
         );
     }
+
+    /// 1 × 10.05 at 50% is 5.025: half an øre. Each line is rounded on its own, halves away
+    /// from zero (5.03), before VAT is taken of the sum; leaving the line unrounded (6.285) or
+    /// rounding halves to even (5.02 → 6.28) both miss Dinero's 6.29.
+    #[test]
+    fn a_line_on_half_an_øre_is_rounded_by_itself_and_away_from_zero() {
+        let lines = [line(dec!(1), dec!(10.05), dec!(50), dec!(25))];
+        assert_eq!(
+            compute(&lines, false),
+            InvoiceTotals {
+                total: dec!(6.29),
+                vat: dec!(1.26)
+            }
+        );
+        let negative = [line(dec!(1), dec!(-10.05), dec!(50), dec!(25))];
+        assert_eq!(compute(&negative, false).total, dec!(-6.29));
+    }
 }
