@@ -1,21 +1,22 @@
-//! `Application::build(settings)`: opens the store, builds the Dinero client and pipeline,
-//! binds the port (0 in tests) and serves until stopped, the way the binary and the tests
-//! both start it.
+//! `Application::build(settings)`: opens the store, builds the Dinero client, the pipeline
+//! and the core, binds the port (0 in tests) and serves until stopped, the way the binary and
+//! the tests both start it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, Settings};
 use crate::dinero::DineroClient;
-use crate::http::{self, AppState, KafkaState};
-use crate::ingest::kafka::{ensure_topics, Consumer, EventProducer, OutboxPublisher};
+use crate::http::{self, HttpState};
+use crate::ingest::kafka::{
+    ensure_topics, Consumer, ConsumerHealth, EventProducer, OutboxPublisher,
+};
 use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
+use crate::service::Core;
 use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +43,22 @@ struct KafkaParts {
 }
 
 pub struct Application {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     addr: SocketAddr,
-    state: Arc<AppState>,
+    settings: Settings,
+    store: Arc<dyn Store>,
+    core: Arc<Core>,
+    http: Option<HttpState>,
     kafka: Option<KafkaParts>,
+}
+
+struct StopServerOnDrop(actix_web::dev::ServerHandle);
+
+impl Drop for StopServerOnDrop {
+    fn drop(&mut self) {
+        // The command is sent now; the server's own task carries it out.
+        drop(self.0.stop(false));
+    }
 }
 
 /// Stops a running application (graceful, like SIGTERM).
@@ -59,6 +72,8 @@ impl StopHandle {
 }
 
 impl Application {
+    /// Everything is built on the calling runtime, which becomes the application's: lanes,
+    /// background tasks and core calls run there, never on an HTTP worker's.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let keys = settings.encryption_keys()?;
         let admin_tokens = settings.admin_tokens()?;
@@ -73,50 +88,53 @@ impl Application {
             settings: settings.pipeline.clone(),
             time_zone: settings.time_zone(),
         });
-        let (kafka, kafka_state) = if settings.kafka.enabled {
+        let (core, kafka) = if settings.kafka.enabled {
             if settings.kafka.create_topics {
                 ensure_topics(&settings.kafka).await?;
             }
             let producer = EventProducer::new(&settings.kafka)?;
-            let consumer = Consumer::new(&settings.kafka, store.clone(), pipeline.clone())?;
-            let state = KafkaState {
-                producer: producer.clone(),
-                health: consumer.health(),
-            };
+            let health = Arc::new(ConsumerHealth::default());
+            let core = Core::new(
+                store.clone(),
+                dinero,
+                pipeline,
+                Some(producer.clone()),
+                Some(health.clone()),
+            );
+            let consumer = Consumer::new(&settings.kafka, store.clone(), core.clone(), health)?;
             let publisher = OutboxPublisher {
                 store: store.clone(),
                 producer,
             };
             (
+                core,
                 Some(KafkaParts {
                     consumer,
                     publisher,
                 }),
-                Some(state),
             )
         } else {
-            (None, None)
+            (Core::new(store.clone(), dinero, pipeline, None, None), None)
         };
         let addr = settings.http.listen;
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        listener
+            .set_nonblocking(true)
             .map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let state = Arc::new(AppState {
-            settings,
-            store,
-            dinero,
-            pipeline,
-            admin_tokens,
-            accepting: std::sync::atomic::AtomicBool::new(true),
-            kafka: kafka_state,
-        });
         Ok(Application {
             listener,
             addr,
-            state,
+            settings,
+            store,
+            http: Some(HttpState {
+                core: core.clone(),
+                admin_tokens,
+            }),
+            core,
             kafka,
         })
     }
@@ -125,25 +143,23 @@ impl Application {
         self.addr
     }
 
-    /// Serve until `stop` fires: stop intake, let lanes finish their Dinero calls (bounded by
+    /// Serve until `stop` fires: close intake, stop the HTTP server (in-flight requests get a
+    /// few seconds), let lanes finish their Dinero calls (bounded by
     /// `pipeline.shutdown_grace_secs`), then return with the ledger consistent.
-    pub async fn run_until_stopped(self, stop: watch::Receiver<bool>) -> std::io::Result<()> {
-        let Application {
-            listener,
-            state,
-            kafka,
-            ..
-        } = self;
+    pub async fn run_until_stopped(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
         let mut background = Vec::new();
-        if let Some(retention) = state.settings.store.retention() {
+        if let Some(retention) = self.settings.store.retention() {
             let pruner = Pruner {
-                store: state.store.clone(),
+                store: self.store.clone(),
                 retention,
-                interval: Duration::from_secs(state.settings.store.prune_interval_secs),
+                interval: Duration::from_secs(self.settings.store.prune_interval_secs),
             };
             background.push(tokio::spawn(pruner.run(stop.clone())));
         }
-        match kafka {
+        match self.kafka.take() {
             // In Kafka mode a replica works the tenants of its partitions: lanes start on
             // assignment and as records arrive.
             Some(KafkaParts {
@@ -153,7 +169,7 @@ impl Application {
                 background.push(tokio::spawn(consumer.run(stop.clone())));
                 background.push(tokio::spawn(publisher.run(stop.clone())));
             }
-            None => match state.pipeline.start().await {
+            None => match self.core.pipeline().start().await {
                 Ok(count) if count > 0 => {
                     tracing::info!(tenants = count, "resuming lanes with waiting events")
                 }
@@ -163,26 +179,32 @@ impl Application {
                 }
             },
         }
-        let mut stopped = stop.clone();
-        let shutdown_signal = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
+        let state = self.http.take().expect("run once");
+        let server = http::server(self.listener, state, &self.settings.http)?;
+        let handle = server.handle();
+        // The server runs in a task of its own with worker threads of its own: if this future
+        // is dropped (a task aborted, as tests do to simulate a crash), they stop too and
+        // free the port.
+        let _stop_on_drop = StopServerOnDrop(handle.clone());
+        let mut serving = tokio::spawn(server);
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
         };
-        let router = http::router(state.clone());
-        let served = axum::serve(listener, router).with_graceful_shutdown({
-            let state = state.clone();
-            async move {
-                shutdown_signal.await;
-                state.accepting.store(false, Ordering::SeqCst);
+        let result = tokio::select! {
+            served = &mut serving => served.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = stopped => {
+                self.core.close_intake();
                 tracing::info!("stopping: intake closed");
+                handle.stop(true).await;
+                serving.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
             }
-        });
-        let result = served.await;
+        };
         for task in background {
             // The consumer commits and leaves its group; the publisher stops between records.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
-        let grace = Duration::from_secs(state.settings.pipeline.shutdown_grace_secs);
-        state.pipeline.shutdown(grace).await;
+        let grace = Duration::from_secs(self.settings.pipeline.shutdown_grace_secs);
+        self.core.pipeline().shutdown(grace).await;
         tracing::info!("stopped");
         result
     }

@@ -1,7 +1,8 @@
 //! dinero-bridge: turns completed webshop orders into booked invoices in Dinero.
 //!
-//! Layers point inward: `domain` is pure; adapters (`dinero`, `store`, `http`) and the
-//! `pipeline` that drives them depend on it, never the other way round.
+//! Layers point inward: `domain` is pure; `service` is the core the adapters call (`http` for
+//! the webhook and admin API, `ingest::kafka` for the consumer); `pipeline` drives the tenant
+//! lanes through `dinero` and `store`. Nothing inward imports an adapter's framework.
 
 pub mod app;
 pub mod config;
@@ -11,4 +12,5 @@ pub mod http;
 pub mod ingest;
 pub mod pipeline;
 pub mod retention;
+pub mod service;
 pub mod store;

@@ -645,14 +645,23 @@ async fn refused_credentials_say_whose_they_are() {
     );
 }
 
-#[derive(Default)]
-struct RotatedTokens(parking_lot::Mutex<Vec<(i64, String)>>);
+/// A refresh token kept in memory, recording every rotation it was handed.
+struct RotatedTokens {
+    current: HeldRefreshToken,
+    rotations: parking_lot::Mutex<Vec<(i64, String)>>,
+}
 
-impl RefreshTokenSink for RotatedTokens {
-    fn rotated(&self, organization: i64, refresh_token: &SecretString) {
-        self.0
+#[async_trait::async_trait]
+impl RefreshTokens for RotatedTokens {
+    async fn current(&self) -> Result<SecretString, String> {
+        self.current.current().await
+    }
+
+    async fn rotated(&self, organization: i64, refresh_token: &SecretString) -> Result<(), String> {
+        self.rotations
             .lock()
             .push((organization, refresh_token.expose_secret().to_owned()));
+        self.current.rotated(organization, refresh_token).await
     }
 }
 
@@ -663,18 +672,23 @@ async fn visma_connect_refresh_tokens_rotate_and_the_new_one_is_handed_over() {
     config.connect_client_id = "isv_dinero_bridge".into();
     config.connect_client_secret = SecretString::from("isv-secret".to_owned());
     let client = DineroClient::new(config).unwrap();
-    let sink = Arc::new(RotatedTokens::default());
-    let credentials = Credentials::visma_connect("demo-refresh-token", Some(sink.clone()));
-    let dinero = client.organization(ORG, credentials);
+    let sink = Arc::new(RotatedTokens {
+        current: HeldRefreshToken::new("demo-refresh-token"),
+        rotations: Default::default(),
+    });
+    let dinero = client.organization(ORG, Credentials::visma_connect(sink.clone()));
     assert_eq!(dinero.verify_access().await.unwrap().id, ORG);
-    let first = sink.0.lock().clone();
+    let first = sink.rotations.lock().clone();
     assert_eq!(first.len(), 1);
     assert_ne!(first[0].1, "demo-refresh-token");
     // A new access token needs the rotated refresh token: the old one no longer works.
     client.forget_token(ORG);
     dinero.vat_types().await.unwrap();
-    assert_eq!(sink.0.lock().len(), 2);
-    let reused = client.organization(ORG, Credentials::visma_connect("demo-refresh-token", None));
+    assert_eq!(sink.rotations.lock().len(), 2);
+    let reused = client.organization(
+        ORG,
+        Credentials::visma_connect(Arc::new(HeldRefreshToken::new("demo-refresh-token"))),
+    );
     client.forget_token(ORG);
     let error = reused.vat_types().await.unwrap_err();
     assert!(matches!(

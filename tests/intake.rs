@@ -681,3 +681,70 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         "every documented path is in the list above"
     );
 }
+
+/// Visma Connect refresh tokens rotate on every use and the spent one stops working. A
+/// replace that fails its check (an account Dinero does not have) must leave the stored token
+/// working: the tenant's orders still go through, and a correct replace still succeeds.
+#[tokio::test]
+async fn a_refused_replace_leaves_a_working_refresh_token() {
+    // Access tokens live a second, so every check and every lane renews with the refresh token.
+    let harness = Harness::start_with(
+        vec![],
+        |sim| sim.token_lifetime_secs = 1,
+        |s| {
+            s.dinero.connect_client_id = "isv_dinero_bridge".into();
+            s.dinero.connect_client_secret = "isv-secret".to_owned().into();
+        },
+    )
+    .await;
+    let put = |settings: Value, credentials: Option<Value>| {
+        let mut body =
+            json!({"organization_id": 1000, "webhook_secrets": [SECRET], "settings": settings});
+        if let Some(credentials) = credentials {
+            body["credentials"] = credentials;
+        }
+        harness
+            .admin(Method::PUT, "/v1/tenants/oauth")
+            .json(&body)
+            .send()
+    };
+    let created = put(
+        settings(json!({})),
+        Some(json!({"refresh_token": "demo-refresh-token"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created.status(),
+        201,
+        "{}",
+        created.text().await.unwrap_or_default()
+    );
+    let tokens_before = harness.sim.sim().world.tokens.issued();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut wrong = settings(json!({}));
+    wrong["accounts"]["export"]["product"] = json!(9999);
+    let refused = put(wrong, None).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["code"],
+        "unknown_accounts"
+    );
+    assert!(
+        harness.sim.sim().world.tokens.issued() > tokens_before,
+        "the refused replace renewed the token (what this test is about)"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(harness.send("oauth", &order("oauth", "1", 1)).await.0, 202);
+    let orders = harness
+        .wait_for_orders("oauth", 1, &["done", "failed"], Duration::from_secs(30))
+        .await;
+    assert_eq!(orders[0]["status"], "done", "{orders:#?}");
+    let tenant = harness.get("/v1/tenants/oauth").await;
+    assert_eq!(tenant["paused"], false, "{tenant}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let replaced = put(settings(json!({})), None).await.unwrap();
+    assert_eq!(replaced.status(), 200);
+}

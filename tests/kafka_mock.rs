@@ -389,6 +389,35 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
 }
 
+/// A fresh replica on a topic with no records is ready once it is in its group: readiness
+/// must not wait for a first record that may never come (a new pod would be kept out of its
+/// Service forever).
+#[tokio::test]
+async fn readiness_turns_ready_on_an_empty_topic_once_the_group_is_joined() {
+    let mock = cluster(3);
+    let bootstrap = mock.bootstrap_servers();
+    let harness = harness(&bootstrap, vec![79]).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, ready) = harness.readiness().await;
+        if status == 200 {
+            assert_eq!(ready["kafka"], true);
+            assert_eq!(
+                ready["partitions"],
+                json!([0, 1, 2]),
+                "one replica holds all"
+            );
+            break;
+        }
+        assert_eq!(ready["kafka"], false, "{ready}");
+        assert!(
+            Instant::now() < deadline,
+            "never ready on an empty topic: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The group's committed offset of the input partition, as a new member would resume from it.
 async fn committed_offset(bootstrap: &str, group: &str) -> i64 {
     let (bootstrap, group) = (bootstrap.to_owned(), group.to_owned());

@@ -13,8 +13,8 @@ use dinero_bridge::domain::erasure::CustomerRef;
 use dinero_bridge::domain::ErrorClass;
 use dinero_bridge::store::{
     self, Accepted, DeadLetterStatus, DineroCredentials, Erasure, EventSource, EventStatus, Fence,
-    NewDeadLetter, NewEvent, OrderRecord, Step, Store, StoreError, Tenant, TenantSecrets,
-    TenantSettings,
+    NewDeadLetter, NewEvent, OrderFilter, OrderRecord, Step, Store, StoreError, Tenant,
+    TenantSecrets, TenantSettings,
 };
 use serde_json::json;
 
@@ -187,6 +187,7 @@ async fn tenants_keep_their_secrets_and_first_pause_reason(b: &Backend) {
 
 async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
     let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
     let first = accept(store, "shop", "1").await;
     let resend = store
         .accept_event(event("shop", "e-1", "1", "1"))
@@ -217,14 +218,41 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
         first
     );
     assert_eq!(store.count_pending("shop").await.unwrap(), 2);
-    let primary: Vec<i64> = store
-        .primary_events("shop", 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
-    assert_eq!(primary, vec![first, second]);
+    // The orders list: the first event of each order, its status computed, filtered and
+    // paged by the store.
+    let list = |held: bool, status: Option<&'static str>, after_seq: i64, limit: i64| {
+        let filter = OrderFilter {
+            tenant: "shop",
+            held,
+            status,
+            order_id: None,
+            after_seq,
+            limit,
+        };
+        async move {
+            store
+                .order_summaries(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|o| (o.seq, o.status.clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pending = |seq: i64| (seq, "pending".to_owned());
+    assert_eq!(
+        list(false, None, 0, 10).await,
+        vec![pending(first), pending(second)]
+    );
+    assert_eq!(list(false, None, first, 10).await, vec![pending(second)]);
+    assert_eq!(list(false, None, 0, 1).await, vec![pending(first)]);
+    assert_eq!(list(false, Some("done"), 0, 10).await, vec![]);
+    assert_eq!(
+        list(true, Some("held"), 0, 10).await,
+        vec![(first, "held".to_owned()), (second, "held".to_owned())]
+    );
+    let counts = store.tenant_counts(None).await.unwrap();
+    assert_eq!(counts.get("shop").map(|c| c.pending_events), Some(2));
     let statuses: Vec<EventStatus> = store
         .events_for_order("shop", "1")
         .await

@@ -116,6 +116,8 @@ pub struct HttpSettings {
     /// Largest accepted webhook or admin body. (Webhook timestamps are accepted within the
     /// Standard Webhooks tolerance of 5 minutes, as its reference library enforces.)
     pub max_body_bytes: usize,
+    /// HTTP worker threads; 0: one per CPU core.
+    pub workers: usize,
 }
 
 impl Default for HttpSettings {
@@ -123,6 +125,7 @@ impl Default for HttpSettings {
         HttpSettings {
             listen: "127.0.0.1:8080".parse().expect("valid default"),
             max_body_bytes: 256 * 1024,
+            workers: 0,
         }
     }
 }
@@ -526,9 +529,11 @@ mod tests {
 
     #[test]
     fn postgres_urls_are_accepted_and_retention_zero_keeps_everything() {
-        let settings =
-            load("[store]\nurl = \"postgresql://bridge@db:5432/bridge\"\nretention_days = 0")
-                .unwrap();
+        let settings = load(
+            "[store]\nurl = \"postgresql://bridge@db:5432/bridge\"\nretention_days = 0\n\
+             [security]\nencryption_key_file = \"/k\"\nadmin_tokens_file = \"/t\"",
+        )
+        .unwrap();
         assert_eq!(settings.store.kind(), Some(StoreKind::Postgres));
         assert_eq!(settings.store.retention(), None);
         assert_eq!(

@@ -14,9 +14,47 @@ use super::config::DineroConfig;
 use super::error::{DineroError, ErrorBody, TenantStateReason};
 use super::wire::TokenAnswer;
 
-/// Persists a rotated Visma Connect refresh token (the old one stops working once used).
-pub trait RefreshTokenSink: Send + Sync {
-    fn rotated(&self, organization: i64, refresh_token: &SecretString);
+/// Where a Visma Connect refresh token lives. The token endpoint answers every use with a new
+/// refresh token and the old one stops working, so the current one is read at each renewal
+/// and the new one is kept before its access token is used: a crash, a refused request or a
+/// second user of the same tenant then never holds a spent token.
+#[async_trait::async_trait]
+pub trait RefreshTokens: Send + Sync {
+    /// The token to spend next.
+    async fn current(&self) -> Result<SecretString, String>;
+    /// Keep the token that replaced it; an error stops the renewal's access token being used.
+    async fn rotated(&self, organization: i64, refresh_token: &SecretString) -> Result<(), String>;
+}
+
+/// A refresh token held in memory only: for a token not yet saved anywhere (a tenant being
+/// checked before it is stored) and for tools.
+pub struct HeldRefreshToken(parking_lot::Mutex<SecretString>);
+
+impl HeldRefreshToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        HeldRefreshToken(parking_lot::Mutex::new(SecretString::from(token.into())))
+    }
+
+    /// The token as it stands now (rotated, if it was used).
+    pub fn get(&self) -> SecretString {
+        self.0.lock().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl RefreshTokens for HeldRefreshToken {
+    async fn current(&self) -> Result<SecretString, String> {
+        Ok(self.get())
+    }
+
+    async fn rotated(
+        &self,
+        _organization: i64,
+        refresh_token: &SecretString,
+    ) -> Result<(), String> {
+        *self.0.lock() = refresh_token.clone();
+        Ok(())
+    }
 }
 
 /// How the service authenticates for one organization.
@@ -25,11 +63,8 @@ pub enum Credentials {
     /// Personal integration: the organization's API key (with the integrator client from
     /// the configuration).
     ApiKey(SecretString),
-    /// Visma Connect: the current refresh token, replaced on every use.
-    VismaConnect {
-        refresh_token: Arc<parking_lot::Mutex<SecretString>>,
-        sink: Option<Arc<dyn RefreshTokenSink>>,
-    },
+    /// Visma Connect: a refresh token, replaced on every use.
+    VismaConnect(Arc<dyn RefreshTokens>),
 }
 
 impl Credentials {
@@ -37,16 +72,8 @@ impl Credentials {
         Credentials::ApiKey(SecretString::from(key.into()))
     }
 
-    pub fn visma_connect(
-        refresh_token: impl Into<String>,
-        sink: Option<Arc<dyn RefreshTokenSink>>,
-    ) -> Self {
-        Credentials::VismaConnect {
-            refresh_token: Arc::new(parking_lot::Mutex::new(SecretString::from(
-                refresh_token.into(),
-            ))),
-            sink,
-        }
+    pub fn visma_connect(tokens: Arc<dyn RefreshTokens>) -> Self {
+        Credentials::VismaConnect(tokens)
     }
 }
 
@@ -54,9 +81,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credentials::ApiKey(_) => f.write_str("Credentials::ApiKey([REDACTED])"),
-            Credentials::VismaConnect { .. } => {
-                f.write_str("Credentials::VismaConnect([REDACTED])")
-            }
+            Credentials::VismaConnect(_) => f.write_str("Credentials::VismaConnect([REDACTED])"),
         }
     }
 }
@@ -168,13 +193,21 @@ async fn fetch(
                 )
                 .form(&form)
         }
-        Credentials::VismaConnect { refresh_token, .. } => {
+        Credentials::VismaConnect(tokens) => {
             if config.connect_client_id.is_empty() {
                 return Err(missing(
                     "the Visma Connect client id (dinero.connect_client_id)",
                 ));
             }
-            let refresh = refresh_token.lock().clone();
+            let refresh = tokens
+                .current()
+                .await
+                .map_err(|message| DineroError::Unavailable {
+                    operation: OPERATION,
+                    status: None,
+                    code: None,
+                    message: format!("cannot read the refresh token: {message}"),
+                })?;
             let form = [
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh.expose_secret()),
@@ -206,19 +239,17 @@ async fn fetch(
             operation: OPERATION,
             reason: error.to_string(),
         })?;
-    if let (
-        Credentials::VismaConnect {
-            refresh_token,
-            sink,
-        },
-        Some(new),
-    ) = (credentials, answer.refresh_token)
-    {
-        let new = SecretString::from(new);
-        *refresh_token.lock() = new.clone();
-        if let Some(sink) = sink {
-            sink.rotated(organization, &new);
-        }
+    if let (Credentials::VismaConnect(tokens), Some(new)) = (credentials, answer.refresh_token) {
+        // Kept before the access token is used: the spent token is worthless from now on.
+        tokens
+            .rotated(organization, &SecretString::from(new))
+            .await
+            .map_err(|message| DineroError::Unavailable {
+                operation: OPERATION,
+                status: None,
+                code: None,
+                message: format!("cannot keep the rotated refresh token: {message}"),
+            })?;
     }
     // Dinero's tokens live about an hour; an answer without expires_in is treated as such.
     let expires_in = Duration::from_secs(answer.expires_in.unwrap_or(3600).max(1));

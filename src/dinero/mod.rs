@@ -12,7 +12,7 @@ mod transport;
 mod types;
 mod wire;
 
-pub use auth::{Credentials, RefreshTokenSink};
+pub use auth::{Credentials, HeldRefreshToken, RefreshTokens};
 pub use client::{DineroClient, OrganizationClient};
 pub use config::DineroConfig;
 pub use error::{DineroError, TenantStateReason};

@@ -6,10 +6,12 @@ pub mod dinero_totals;
 pub mod erasure;
 mod failure;
 pub mod identity;
+pub mod ids;
 pub mod mapping;
 pub mod order;
 
 pub use failure::ErrorClass;
+pub use ids::{OrderId, TenantId};
 
 #[cfg(test)]
 mod mapping_tests;

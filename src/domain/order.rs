@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::countries;
+pub use super::ids::is_identifier;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -340,12 +341,4 @@ impl Order {
     pub fn lines_total(&self) -> Decimal {
         self.lines.iter().map(|line| self.line_gross(line)).sum()
     }
-}
-
-/// Tenant ids travel in URLs, Kafka keys and Dinero references: keep them plain.
-pub fn is_identifier(text: &str) -> bool {
-    (1..=64).contains(&text.len())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -1,79 +1,76 @@
-//! The HTTP surface: webhook intake, the admin API, health, and the OpenAPI document.
+//! The HTTP adapter on actix-web: the webhook, the admin API, health and the OpenAPI document.
+//! Handlers authenticate, parse, make one core call and render; every error is problem+json.
 
-pub mod admin;
+mod admin;
+mod auth;
+mod health;
 pub mod problem;
-pub mod webhook;
+mod webhook;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpServer};
 
-use crate::config::{AdminTokens, Settings};
-use crate::dinero::DineroClient;
-use crate::pipeline::Pipeline;
-use crate::store::Store;
+pub use health::OPENAPI;
+use problem::Problem;
 
-pub struct AppState {
-    pub settings: Settings,
-    pub store: Arc<dyn Store>,
-    pub dinero: DineroClient,
-    pub pipeline: Arc<Pipeline>,
+use crate::config::{AdminTokens, HttpSettings};
+use crate::service::Core;
+
+/// What the handlers share.
+pub struct HttpState {
+    pub core: Arc<Core>,
     pub admin_tokens: AdminTokens,
-    /// False once shutdown began: intake stops, /readyz says so.
-    pub accepting: std::sync::atomic::AtomicBool,
-    /// Kafka mode: webhooks go through the input topic.
-    pub kafka: Option<KafkaState>,
 }
 
-pub struct KafkaState {
-    pub producer: crate::ingest::kafka::EventProducer,
-    pub health: Arc<crate::ingest::kafka::ConsumerHealth>,
+/// A client has this long to send a request's head; a stalled one is answered 408 and
+/// dropped, so it can neither hold a worker nor delay shutdown for longer.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing connection may take to flush.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// On stop: in-flight requests get this long before their workers are dropped. The work a
+/// request started goes on regardless: core calls run on the application's runtime.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/v1/webhooks/{tenant_id}").route(web::post().to(webhook::receive)))
+        .configure(admin::routes)
+        .service(web::resource("/v1/openapi.json").route(web::get().to(health::openapi)))
+        .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }
 
-/// The OpenAPI document of the admin API and the webhook.
-pub const OPENAPI: &str = include_str!("../../openapi/dinero-bridge.openapi.json");
-
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/webhooks/{tenant_id}", post(webhook::receive))
-        .merge(admin::router(state.clone()))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .fallback(not_found)
-        .with_state(state)
-}
-
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "alive"}))
-}
-
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let accepting = state.accepting.load(std::sync::atomic::Ordering::SeqCst);
-    let store = state.store.ping().await.is_ok();
-    // Kafka mode: the broker answered the last poll and the storm guard has not tripped.
-    let kafka = state.kafka.as_ref().map(|k| k.health.ready());
-    let ready = accepting && store && kafka.unwrap_or(true);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let partitions = state.kafka.as_ref().map(|k| k.health.partitions());
-    let body = json!({"ready": ready, "store": store, "accepting": accepting, "kafka": kafka,
-                      "partitions": partitions});
-    (status, Json(body)).into_response()
-}
-
-async fn not_found() -> problem::Problem {
-    problem::Problem::not_found("no_route", "no such endpoint")
+/// The server on an already bound listener; it stops when its handle says so (the
+/// application owns the signals).
+pub fn server(
+    listener: std::net::TcpListener,
+    state: HttpState,
+    settings: &HttpSettings,
+) -> std::io::Result<actix_web::dev::Server> {
+    let state = web::Data::new(state);
+    let max_body = settings.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::PathConfig::default().error_handler(|error, _| {
+                Problem::bad_request("invalid_path", error.to_string()).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                Problem::bad_request("invalid_query", error.to_string()).into()
+            }))
+            .wrap(ErrorHandlers::new().default_handler(problem::render_framework_error))
+            .configure(routes)
+    })
+    .disable_signals()
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs());
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.listen(listener)?.run())
 }

@@ -1,21 +1,18 @@
-//! `POST /v1/webhooks/{tenant_id}`: Standard Webhooks signature, the CloudEvents body checked
-//! against `schemas/order-event.schema.json` and the order's own rules, then the inbox.
-//! 202 = accepted, 200 = already had it (or a recorded conflict), 4xx = rejected, nothing
-//! stored; 503 = the store cannot take it, the sender retries.
+//! `POST /v1/webhooks/{tenant_id}`: authenticate (Standard Webhooks signature with the
+//! tenant's secrets), parse (the CloudEvents body against the order's rules), one intake
+//! call, render. 202 = accepted, 200 = already had it (or a recorded conflict), 4xx =
+//! refused and nothing stored, 503 = the store or broker cannot take it (the sender retries).
 
-use std::sync::Arc;
-
-use axum::body::{to_bytes, Body};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::problem::{ApiResult, Problem};
-use super::AppState;
-use crate::domain::order::is_identifier;
-use crate::ingest::intake::{self, IntakeError};
+use super::HttpState;
+use crate::domain::TenantId;
+use crate::ingest::intake;
+use crate::service::{CoreError, Origin, Receipt};
 use crate::store::Accepted;
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -27,16 +24,18 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v == "application/json" || v == "application/cloudevents+json")
 }
 
+fn unknown_tenant() -> Problem {
+    Problem::not_found("unknown_tenant", "no such tenant")
+}
+
 pub async fn receive(
-    State(state): State<Arc<AppState>>,
-    Path(tenant_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
-    if !is_identifier(&tenant_id) {
-        return Err(Problem::not_found("unknown_tenant", "no such tenant"));
-    }
-    if !is_json(&headers) {
+    request: HttpRequest,
+    state: web::Data<HttpState>,
+    tenant: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let tenant = TenantId::parse(&tenant).ok_or_else(unknown_tenant)?;
+    if !is_json(request.headers()) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -44,74 +43,94 @@ pub async fn receive(
             "send application/json (CloudEvents structured mode)",
         ));
     }
-    let limit = state.settings.http.max_body_bytes;
-    let body = to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "Payload too large",
-            format!("the body exceeds {limit} bytes"),
-        )
-    })?;
-    let tenant = state
-        .store
-        .tenant(&tenant_id)
-        .await?
-        .ok_or_else(|| Problem::not_found("unknown_tenant", "no such tenant"))?;
-    verify_signature(&tenant.secrets.webhook_secrets, &body, &headers)?;
 
-    let checked = intake::check(&body).map_err(|error: IntakeError| {
+    // Authenticate: any of the tenant's secrets may have signed (rotation).
+    let secrets = state
+        .core
+        .run({
+            let tenant = tenant.clone();
+            move |core| async move { core.webhook_secrets(&tenant).await }
+        })
+        .await
+        .map_err(|error| match error {
+            CoreError::NotFound { .. } => unknown_tenant(),
+            other => other.into(),
+        })?;
+    verify_signature(&secrets, &body, request.headers())?;
+
+    // Parse.
+    let checked = intake::check(&body).map_err(|error| {
         Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
     })?;
-    let event = &checked.event;
-    if event.tenantid != tenant_id {
+    if checked.event.tenantid != tenant.as_str() {
         return Err(Problem::bad_request(
             "tenant_mismatch",
             "the event's tenantid is not the tenant of this URL",
         ));
     }
-    if let Some(kafka) = &state.kafka {
-        // Kafka mode: one ordered stream per tenant; the consumer writes the inbox.
-        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
-        let (partition, offset) = kafka
-            .producer
-            .send_event(&tenant_id, &body, traceparent)
-            .await
-            .map_err(|error| {
-                Problem::unavailable(format!("the broker did not take the event: {error}"))
-            })?;
-        let body = json!({"status": "accepted", "tenant_id": tenant_id, "order_id": event.data.order_id,
-            "event_id": event.id, "partition": partition, "offset": offset});
-        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
-    }
-    let accepted = intake::accept(state.store.as_ref(), &checked, None).await?;
-    let (status, outcome, seq) = match accepted {
-        Accepted::New { seq } => {
-            state.pipeline.wake(&tenant_id);
-            (StatusCode::ACCEPTED, "accepted", seq)
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    // One core call.
+    let (receipt, checked) = state
+        .core
+        .run(move |core| async move {
+            let origin = Origin::Webhook {
+                body: &body,
+                traceparent: traceparent.as_deref(),
+            };
+            let receipt = core.submit(&checked, origin).await?;
+            Ok((receipt, checked))
+        })
+        .await?;
+
+    // Render.
+    let event = &checked.event;
+    let mut answer = json!({"tenant_id": tenant.as_str(), "order_id": event.data.order_id,
+        "event_id": event.id});
+    let status = match receipt {
+        Receipt::Topic { partition, offset } => {
+            answer["status"] = json!("accepted");
+            answer["partition"] = json!(partition);
+            answer["offset"] = json!(offset);
+            StatusCode::ACCEPTED
         }
-        Accepted::DuplicateEvent { seq } => (StatusCode::OK, "duplicate_event", seq),
-        Accepted::DuplicateOrder { seq } => (StatusCode::OK, "duplicate_order", seq),
-        Accepted::Conflict { seq, first_seq } => {
-            tracing::warn!(tenant = %tenant_id, order = %event.data.order_id, seq, first_seq,
-                "the same order arrived with different content; the first is kept, this one recorded as a conflict");
-            (StatusCode::OK, "conflict", seq)
+        Receipt::Inbox(accepted) => {
+            let (status, outcome, seq) = match accepted {
+                Accepted::New { seq } => (StatusCode::ACCEPTED, "accepted", seq),
+                Accepted::DuplicateEvent { seq } => (StatusCode::OK, "duplicate_event", seq),
+                Accepted::DuplicateOrder { seq } => (StatusCode::OK, "duplicate_order", seq),
+                Accepted::Conflict { seq, .. } => (StatusCode::OK, "conflict", seq),
+            };
+            answer["status"] = json!(outcome);
+            answer["sequence"] = json!(seq);
+            status
         }
     };
-    let body = json!({"status": outcome, "tenant_id": tenant_id, "order_id": event.data.order_id, "event_id": event.id, "sequence": seq});
-    Ok((status, Json(body)).into_response())
+    Ok(HttpResponse::build(status).json(answer))
 }
 
-/// Any of the tenant's secrets may have signed (rotation); the library checks the ±5 minute
-/// window and compares in constant time.
+/// The library checks the ±5 minute window and compares in constant time. It reads the
+/// `http` crate's header map, so the three webhook headers are handed over in one.
 fn verify_signature(secrets: &[String], body: &[u8], headers: &HeaderMap) -> ApiResult<()> {
     use standardwebhooks::{Webhook, WebhookError};
+    let mut webhook_headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        if let Some(value) = headers.get(name) {
+            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                webhook_headers.insert(name, value);
+            }
+        }
+    }
     let mut last = WebhookError::InvalidSignature;
     for secret in secrets {
         let Ok(webhook) = Webhook::new(secret) else {
             continue;
         };
-        match webhook.verify(body, headers) {
+        match webhook.verify(body, &webhook_headers) {
             Ok(()) => return Ok(()),
             Err(error) => last = error,
         }

@@ -11,11 +11,10 @@ use super::backoff;
 use super::error::TransferError;
 use super::transfer::{Context, Overrides};
 use super::Shared;
-use crate::dinero::{Credentials, OrganizationClient, RefreshTokenSink};
+use crate::dinero::OrganizationClient;
 use crate::domain::ErrorClass;
 use crate::store::{
-    DineroCredentials, EventStatus, Fence, NewDeadLetter, OrderRecord, StoreError, StoredEvent,
-    Tenant,
+    EventStatus, Fence, NewDeadLetter, OrderRecord, StoreError, StoredEvent, Tenant,
 };
 
 pub enum Command {
@@ -50,39 +49,6 @@ pub struct Lane {
     fence: Option<Fence>,
     /// Another replica claimed the tenant after us, or its partition was revoked: stop.
     fenced: bool,
-}
-
-/// Persists a rotated Visma Connect refresh token into the tenant's encrypted secrets.
-struct PersistRotation {
-    shared: Arc<Shared>,
-    tenant: String,
-}
-
-impl RefreshTokenSink for PersistRotation {
-    fn rotated(&self, _organization: i64, refresh_token: &secrecy::SecretString) {
-        use secrecy::ExposeSecret;
-        let (shared, tenant, token) = (
-            self.shared.clone(),
-            self.tenant.clone(),
-            refresh_token.expose_secret().to_owned(),
-        );
-        tokio::spawn(async move {
-            match shared.store.tenant(&tenant).await {
-                Ok(Some(mut record)) => {
-                    record.secrets.dinero = DineroCredentials::VismaConnect {
-                        refresh_token: token,
-                    };
-                    if let Err(error) = shared.store.put_tenant(&record).await {
-                        tracing::error!(%tenant, %error, "could not persist the rotated refresh token");
-                    }
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::error!(%tenant, %error, "could not persist the rotated refresh token")
-                }
-            }
-        });
-    }
 }
 
 impl Lane {
@@ -130,16 +96,7 @@ impl Lane {
             }
             self.shared.dinero.forget_token(tenant.organization_id);
         }
-        let credentials = match &tenant.secrets.dinero {
-            DineroCredentials::ApiKey { api_key } => Credentials::api_key(api_key.clone()),
-            DineroCredentials::VismaConnect { refresh_token } => Credentials::visma_connect(
-                refresh_token.clone(),
-                Some(Arc::new(PersistRotation {
-                    shared: self.shared.clone(),
-                    tenant: tenant.id.clone(),
-                })),
-            ),
-        };
+        let credentials = super::credentials::stored_credentials(&self.shared.store, tenant);
         let client = self
             .shared
             .dinero

@@ -1,6 +1,7 @@
 //! The order pipeline: lanes per tenant that move inbox events through Dinero (design.md §1-3).
 
 mod backoff;
+mod credentials;
 mod documents;
 mod error;
 mod lane;
@@ -15,6 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+pub use credentials::{stored_credentials, StoredRefreshToken};
 pub use error::TransferError;
 pub use lane::ManualError;
 pub use transfer::Overrides;
@@ -38,6 +40,9 @@ pub struct Shared {
 
 pub struct Pipeline {
     shared: Arc<Shared>,
+    /// Lanes live on the application's runtime, whoever wakes them (an HTTP worker's
+    /// runtime ends with its worker).
+    runtime: tokio::runtime::Handle,
     lanes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
     tasks: Mutex<JoinSet<()>>,
     stop: watch::Sender<bool>,
@@ -52,10 +57,12 @@ pub enum PipelineError {
 }
 
 impl Pipeline {
+    /// Built on the application's runtime, where every lane will run.
     pub fn new(shared: Shared) -> Arc<Self> {
         let (stop, _) = watch::channel(false);
         Arc::new(Pipeline {
             shared: Arc::new(shared),
+            runtime: tokio::runtime::Handle::current(),
             lanes: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
             stop,
@@ -77,7 +84,7 @@ impl Pipeline {
             receiver,
             self.stop.subscribe(),
         );
-        self.tasks.lock().spawn(lane.run());
+        self.tasks.lock().spawn_on(lane.run(), &self.runtime);
         lanes.insert(tenant.to_owned(), sender.clone());
         Some(sender)
     }

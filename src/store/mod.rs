@@ -412,6 +412,53 @@ pub struct DeadLetter {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// A tenant's waiting events and open dead letters, for its view.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TenantCounts {
+    pub pending_events: i64,
+    pub open_dead_letters: i64,
+}
+
+/// Which orders of a tenant to list: the first event of each order (not duplicates or
+/// conflicts) with its ledger row, oldest first, after a cursor.
+#[derive(Debug, Clone)]
+pub struct OrderFilter<'a> {
+    pub tenant: &'a str,
+    /// The tenant is paused or transfers by hand only: its waiting orders are `held`.
+    pub held: bool,
+    /// One of `ORDER_STATUSES`.
+    pub status: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    /// Only orders whose event came after this sequence number (the cursor).
+    pub after_seq: i64,
+    pub limit: i64,
+}
+
+/// Where an order stands, as the orders list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderSummary {
+    /// The sequence number of its event: the list's cursor.
+    #[serde(skip)]
+    pub seq: i64,
+    pub order_id: String,
+    /// done, failed, resolved, held, pending or in_progress.
+    pub status: String,
+    pub event_id: String,
+    pub received_at: DateTime<Utc>,
+    pub step: Option<Step>,
+    pub dinero: DineroRefs,
+    pub error: Option<String>,
+    pub error_class: Option<String>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DineroRefs {
+    pub invoice_guid: Option<Uuid>,
+    pub invoice_number: Option<i64>,
+    pub contact_guid: Option<Uuid>,
+}
+
 /// What a retention pass removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Pruned {
@@ -469,8 +516,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>>;
     async fn count_pending(&self, tenant: &str) -> StoreResult<i64>;
-    /// The first event of each order (not duplicates or conflicts), oldest first.
-    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Waiting events and open dead letters per tenant (one tenant, or all), in one query.
+    async fn tenant_counts(
+        &self,
+        tenant: Option<&str>,
+    ) -> StoreResult<BTreeMap<String, TenantCounts>>;
+    /// Orders with their status, filtered and paged in the query.
+    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>>;
 
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>>;
     /// Upsert the ledger row and, with a step name, append to its history.

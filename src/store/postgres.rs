@@ -17,7 +17,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::records::{dead_letter_headers, json, outbox_headers, plan_erasure, status_record};
+use super::records::{
+    self, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
+};
 use super::*;
 use crate::config::{EncryptionKeys, StoreSettings};
 
@@ -131,6 +133,28 @@ fn event_from(row: &PgRow) -> StoreResult<StoredEvent> {
                     .get::<Option<i64>, _>("source_offset")
                     .unwrap_or_default(),
             }),
+    })
+}
+
+fn summary_from(row: &PgRow) -> StoreResult<OrderSummary> {
+    Ok(OrderSummary {
+        seq: row.get("seq"),
+        order_id: row.get("order_id"),
+        status: row.get("status"),
+        event_id: row.get("event_id"),
+        received_at: row.get("received_at"),
+        step: row
+            .get::<Option<&str>, _>("step")
+            .map(Step::parse)
+            .transpose()?,
+        dinero: DineroRefs {
+            invoice_guid: row.get("invoice_guid"),
+            invoice_number: row.get("invoice_number"),
+            contact_guid: row.get("contact_guid"),
+        },
+        error: row.get("error"),
+        error_class: row.get("error_class"),
+        attempts: row.get::<Option<i32>, _>("attempts").unwrap_or(0) as u32,
     })
 }
 
@@ -390,16 +414,37 @@ impl Store for PgStore {
         .await?)
     }
 
-    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = $1 AND status NOT IN ('duplicate', 'conflict')
-             ORDER BY seq LIMIT $2",
-        )
-        .bind(tenant)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from).collect()
+    async fn tenant_counts(
+        &self,
+        tenant: Option<&str>,
+    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
+        let rows = sqlx::query(records::TENANT_COUNTS)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let counts = TenantCounts {
+                    pending_events: row.get("pending"),
+                    open_dead_letters: row.get("open_dead"),
+                };
+                (row.get("id"), counts)
+            })
+            .collect())
+    }
+
+    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
+        let rows = sqlx::query(records::ORDER_SUMMARIES)
+            .bind(filter.tenant)
+            .bind(filter.held)
+            .bind(filter.after_seq)
+            .bind(filter.order_id)
+            .bind(filter.status)
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from).collect()
     }
 
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {

@@ -1,4 +1,5 @@
-//! What both stores write the same way: outbox records and their headers, and JSON columns.
+//! What both stores write the same way: outbox records and their headers, JSON columns, and
+//! the queries whose SQL both dialects read alike.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,3 +111,35 @@ pub(super) fn plan_erasure(
     plan.held.dedup();
     plan
 }
+
+/// The orders list with each order's status, computed and filtered in the database (so a
+/// filter never misses what a row limit cut off). Parameters: $1 tenant, $2 held, $3 after
+/// seq, $4 order id or NULL, $5 status or NULL, $6 limit. SQLite numbers `$N` parameters by
+/// first appearance, which is their order here.
+pub(super) const ORDER_SUMMARIES: &str = "
+SELECT * FROM (
+    SELECT e.seq, e.event_id, e.order_id, e.received_at, o.step, o.invoice_guid,
+           o.invoice_number, o.contact_guid, o.error, o.error_class, o.attempts,
+           CASE WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
+                WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
+                WHEN e.status = 'resolved' THEN 'resolved'
+                WHEN $2 THEN 'held'
+                WHEN o.step IS NULL THEN 'pending'
+                ELSE 'in_progress' END AS status
+    FROM events e
+    LEFT JOIN orders o
+        ON o.tenant_id = e.tenant_id AND o.order_id = e.order_id AND o.document = 'invoice'
+    WHERE e.tenant_id = $1 AND e.status NOT IN ('duplicate', 'conflict') AND e.seq > $3
+      AND ($4 IS NULL OR e.order_id = $4)
+) AS listed
+WHERE ($5 IS NULL OR status = $5)
+ORDER BY seq
+LIMIT $6";
+
+/// Waiting events and open dead letters per tenant; $1 a tenant or NULL for all.
+pub(super) const TENANT_COUNTS: &str = "
+SELECT t.id,
+       (SELECT COUNT(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending') AS pending,
+       (SELECT COUNT(*) FROM dead_letters d WHERE d.tenant_id = t.id AND d.status = 'open') AS open_dead
+FROM tenants t
+WHERE $1 IS NULL OR t.id = $1";

@@ -11,7 +11,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::records::{dead_letter_headers, json, outbox_headers, plan_erasure, status_record};
+use super::records::{
+    self, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
+};
 use super::*;
 use crate::config::EncryptionKeys;
 
@@ -170,6 +172,28 @@ async fn outbox(
     .bind(now())
     .fetch_one(tx)
     .await?)
+}
+
+fn summary_from(row: &SqliteRow) -> StoreResult<OrderSummary> {
+    Ok(OrderSummary {
+        seq: row.get("seq"),
+        order_id: row.get("order_id"),
+        status: row.get("status"),
+        event_id: row.get("event_id"),
+        received_at: time(row.get("received_at"))?,
+        step: row
+            .get::<Option<&str>, _>("step")
+            .map(Step::parse)
+            .transpose()?,
+        dinero: DineroRefs {
+            invoice_guid: guid(row.get("invoice_guid"))?,
+            invoice_number: row.get("invoice_number"),
+            contact_guid: guid(row.get("contact_guid"))?,
+        },
+        error: row.get("error"),
+        error_class: row.get("error_class"),
+        attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u32,
+    })
 }
 
 fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
@@ -424,15 +448,37 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn primary_events(&self, tenant: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = ? AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT ?",
-        )
-        .bind(tenant)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from).collect()
+    async fn tenant_counts(
+        &self,
+        tenant: Option<&str>,
+    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
+        let rows = sqlx::query(records::TENANT_COUNTS)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let counts = TenantCounts {
+                    pending_events: row.get("pending"),
+                    open_dead_letters: row.get("open_dead"),
+                };
+                (row.get("id"), counts)
+            })
+            .collect())
+    }
+
+    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
+        let rows = sqlx::query(records::ORDER_SUMMARIES)
+            .bind(filter.tenant)
+            .bind(filter.held)
+            .bind(filter.after_seq)
+            .bind(filter.order_id)
+            .bind(filter.status)
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from).collect()
     }
 
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {

@@ -11,7 +11,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 
 use base64::Engine;
-use dinero_bridge::app::{Application, StopHandle};
+use dinero_bridge::app::{Application, StartError, StopHandle};
 use dinero_bridge::config::Settings;
 use dinero_bridge::dinero::DineroConfig;
 use dinero_sim::scenario::OrganizationSeed;
@@ -46,8 +46,18 @@ impl Harness {
         organizations: Vec<OrganizationSeed>,
         adjust: impl FnOnce(&mut Settings),
     ) -> Harness {
+        Self::start_with(organizations, |_| {}, adjust).await
+    }
+
+    /// As `start`, with the simulator's configuration adjusted too.
+    pub async fn start_with(
+        organizations: Vec<OrganizationSeed>,
+        adjust_sim: impl FnOnce(&mut SimConfig),
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Harness {
         let mut sim_config = SimConfig::for_tests();
         sim_config.rate_limit = 0;
+        adjust_sim(&mut sim_config);
         let mut scenario = dinero_sim::scenario::demo();
         scenario.organizations.extend(organizations);
         let sim = Simulator::start_with(sim_config, scenario).await.unwrap();
@@ -88,9 +98,20 @@ impl Harness {
     }
 
     pub async fn start_app(&mut self) {
-        let app = Application::build(self.settings.clone())
-            .await
-            .expect("application starts");
+        // After a simulated crash the old server's threads may still be letting go of the
+        // port for a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let app = loop {
+            match Application::build(self.settings.clone()).await {
+                Err(StartError::Bind { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                started => break started.expect("application starts"),
+            }
+        };
         self.base = format!("http://{}", app.addr());
         // Keep the port across restarts, so URLs stay valid.
         self.settings.http.listen = app.addr();

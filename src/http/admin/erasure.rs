@@ -1,19 +1,14 @@
-//! GDPR erasure of one customer's personal data from what the service keeps.
+//! GDPR erasure of one customer's personal data (see `Core::erase`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::Json;
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::existing_tenant;
+use super::tenant_path;
 use crate::domain::erasure::CustomerRef;
+use crate::http::auth::Admin;
 use crate::http::problem::{ApiResult, Problem};
-use crate::http::AppState;
-use crate::store::Erasure;
+use crate::http::HttpState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,16 +17,13 @@ pub struct ErasureInput {
     email: Option<String>,
 }
 
-/// Erase the customer's name, address, e-mail, phone and ids from the tenant's stored events
-/// and dead-letter records, and forget their cached Dinero contact. Ledger rows, order
-/// numbers and amounts stay. Refused (409, nothing changed) while an order of the customer
-/// is still waiting or dead-lettered: Dinero has not received it yet.
 pub async fn erase(
-    State(state): State<Arc<AppState>>,
-    Path(tenant_id): Path<String>,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
-    existing_tenant(&state, &tenant_id).await?;
+    _: Admin,
+    state: web::Data<HttpState>,
+    tenant: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let tenant = tenant_path(&tenant)?;
     let input: ErasureInput = serde_json::from_slice(&body).map_err(|e| {
         Problem::bad_request(
             "invalid_erasure",
@@ -42,35 +34,9 @@ pub async fn erase(
         customer_id: input.customer_id.filter(|s| !s.trim().is_empty()),
         email: input.email.filter(|s| !s.trim().is_empty()),
     };
-    if who.is_empty() {
-        return Err(Problem::bad_request(
-            "invalid_erasure",
-            "name the customer by customer_id, email or both",
-        ));
-    }
-    match state.store.erase_customer(&tenant_id, &who).await? {
-        Erasure::Erased {
-            events,
-            outbox_records,
-            contacts,
-        } => {
-            tracing::info!(tenant = %tenant_id, events, outbox_records, contacts, "customer data erased");
-            Ok(Json(json!({
-                "erased": { "events": events, "outbox_records": outbox_records, "contacts": contacts }
-            })))
-        }
-        Erasure::Held { orders } => {
-            let errors: BTreeMap<String, String> = orders
-                .into_iter()
-                .map(|order| (order, "not yet transferred".to_owned()))
-                .collect();
-            Err(Problem::new(
-                StatusCode::CONFLICT,
-                "orders_not_transferred",
-                "Conflict",
-                "orders of this customer are still waiting or dead-lettered; transfer or resolve them, then erase",
-            )
-            .with_errors(errors))
-        }
-    }
+    let erased = state
+        .core
+        .run(move |core| async move { core.erase(&tenant, who).await })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "erased": erased })))
 }

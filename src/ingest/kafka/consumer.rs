@@ -22,12 +22,15 @@ use crate::config::KafkaSettings;
 use crate::domain::ErrorClass;
 use crate::ingest::intake;
 use crate::pipeline::Pipeline;
+use crate::service::{Core, CoreError, Origin};
 use crate::store::{EventSource, Store};
 
 /// What readiness reports about Kafka.
 #[derive(Default)]
 pub struct ConsumerHealth {
-    /// The last poll reached the broker.
+    /// In the group with an assignment (possibly empty: other replicas may hold every
+    /// partition), and the last poll reached the broker. An empty topic delivers no record,
+    /// so a record is not what proves it.
     pub connected: AtomicBool,
     /// The storm guard stopped consuming.
     pub storm: AtomicBool,
@@ -98,6 +101,7 @@ impl ConsumerContext for Rebalancer {
         };
         let partitions = self.partitions(assigned);
         tracing::info!(?partitions, "partitions assigned");
+        self.health.connected.store(true, Ordering::SeqCst);
         {
             let mut held = self.health.partitions.lock();
             held.extend(&partitions);
@@ -155,7 +159,7 @@ async fn follow_ownership(
 pub struct Consumer {
     consumer: StreamConsumer<Rebalancer>,
     store: Arc<dyn Store>,
-    pipeline: Arc<Pipeline>,
+    core: Arc<Core>,
     storm: StormGuard,
     health: Arc<ConsumerHealth>,
     topic: String,
@@ -169,13 +173,14 @@ struct Poison {
 }
 
 impl Consumer {
+    /// Joins the group on `settings.input_topic`; `health` is what readiness reads.
     pub fn new(
         settings: &KafkaSettings,
         store: Arc<dyn Store>,
-        pipeline: Arc<Pipeline>,
+        core: Arc<Core>,
+        health: Arc<ConsumerHealth>,
     ) -> Result<Self, KafkaError> {
         let (changes, ownership) = mpsc::unbounded_channel();
-        let health = Arc::new(ConsumerHealth::default());
         let context = Rebalancer {
             topic: settings.input_topic.clone(),
             changes,
@@ -199,7 +204,7 @@ impl Consumer {
         Ok(Consumer {
             consumer,
             store,
-            pipeline,
+            core,
             storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
             health,
             topic: settings.input_topic.clone(),
@@ -207,15 +212,11 @@ impl Consumer {
         })
     }
 
-    pub fn health(&self) -> Arc<ConsumerHealth> {
-        self.health.clone()
-    }
-
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         if let Some(changes) = self.ownership.take() {
             let (store, pipeline, topic) = (
                 self.store.clone(),
-                self.pipeline.clone(),
+                self.core.pipeline().clone(),
                 self.topic.clone(),
             );
             tokio::spawn(follow_ownership(
@@ -242,7 +243,11 @@ impl Consumer {
                 }
             };
             self.health.connected.store(true, Ordering::SeqCst);
-            let refused = self.handle(&message).await;
+            let refused = match self.handle(&message).await {
+                Some(refused) => refused,
+                // Shutting down before the record was written: it stays uncommitted.
+                None => break,
+            };
             // Only now, with the record in the inbox (or the outbox), does its offset count.
             let committed = self
                 .consumer
@@ -264,66 +269,58 @@ impl Consumer {
         tracing::info!("Kafka consumer stopped");
     }
 
-    /// Inbox or dead-letter record; true when refused. Store failures are retried here and
-    /// the offset is not committed until the record is safely written somewhere.
-    async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+    /// Inbox or dead-letter record: `Some(true)` when refused, `None` when shutdown came
+    /// first. Store failures are retried here and the offset is not committed until the
+    /// record is safely written somewhere.
+    async fn handle(&self, message: &BorrowedMessage<'_>) -> Option<bool> {
         let source = EventSource {
             topic: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
         };
+        let key = decode::key(message);
+        let checked = decode::event_json(message)
+            .and_then(|json| intake::check_json(json).map_err(|error| error.describe()))
+            .and_then(|checked| {
+                if key.as_deref() == Some(checked.event.tenantid.as_str()) {
+                    Ok(checked)
+                } else {
+                    Err("the record's key is not the event's tenantid".into())
+                }
+            });
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(reason) => {
+                let poison = Poison {
+                    tenant: key.unwrap_or_default(),
+                    reason,
+                };
+                self.dead_letter(message, &source, &poison).await;
+                return Some(true);
+            }
+        };
         loop {
-            match self.intake(message, &source).await {
-                Ok(Some(tenant)) => {
-                    self.pipeline.wake(&tenant);
-                    return false;
-                }
-                Ok(None) => return false,
-                Err(Ok(poison)) => {
+            match self
+                .core
+                .submit(&checked, Origin::Kafka(source.clone()))
+                .await
+            {
+                Ok(_) => return Some(false),
+                Err(error @ CoreError::NotFound { .. }) => {
+                    let poison = Poison {
+                        tenant: checked.event.tenantid.clone(),
+                        reason: error.to_string(),
+                    };
                     self.dead_letter(message, &source, &poison).await;
-                    return true;
+                    return Some(true);
                 }
-                Err(Err(error)) => {
+                Err(CoreError::Unavailable(_)) => return None,
+                Err(error) => {
                     tracing::error!(%error, "the store cannot take a Kafka record; retrying before committing");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
-    }
-
-    /// `Ok(Some(tenant))` stored; `Err(Ok(poison))` refused; `Err(Err(_))` store trouble.
-    async fn intake(
-        &self,
-        message: &BorrowedMessage<'_>,
-        source: &EventSource,
-    ) -> Result<Option<String>, Result<Poison, crate::store::StoreError>> {
-        let key = decode::key(message);
-        let refuse = |reason: String| {
-            Err(Ok(Poison {
-                tenant: key.clone().unwrap_or_default(),
-                reason,
-            }))
-        };
-        let json = match decode::event_json(message) {
-            Ok(json) => json,
-            Err(reason) => return refuse(reason),
-        };
-        let checked = match intake::check_json(json) {
-            Ok(checked) => checked,
-            Err(error) => return refuse(error.describe()),
-        };
-        if key.as_deref() != Some(checked.event.tenantid.as_str()) {
-            return refuse("the record's key is not the event's tenantid".into());
-        }
-        match self.store.tenant(&checked.event.tenantid).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return refuse(format!("unknown tenant '{}'", checked.event.tenantid)),
-            Err(error) => return Err(Err(error)),
-        }
-        intake::accept(self.store.as_ref(), &checked, Some(source.clone()))
-            .await
-            .map_err(Err)?;
-        Ok(Some(checked.event.tenantid))
     }
 
     async fn dead_letter(

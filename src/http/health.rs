@@ -1,0 +1,35 @@
+//! Liveness, readiness and the OpenAPI document.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::problem::ApiResult;
+use super::HttpState;
+
+/// The OpenAPI document of the admin API and the webhook.
+pub const OPENAPI: &str = include_str!("../../openapi/dinero-bridge.openapi.json");
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(OPENAPI)
+}
+
+/// Alive: the process answers. Nothing else is asked, so it cannot fail on a slow store.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "alive"}))
+}
+
+pub async fn readyz(state: web::Data<HttpState>) -> ApiResult<HttpResponse> {
+    let readiness = state
+        .core
+        .run(|core| async move { Ok(core.readiness().await) })
+        .await?;
+    let mut response = if readiness.ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    Ok(response.json(readiness))
+}

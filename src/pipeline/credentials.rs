@@ -1,0 +1,66 @@
+//! A tenant's Dinero credentials as the client takes them. A Visma Connect refresh token is
+//! read from the store at each renewal and its replacement stored before use, so the lane,
+//! a tenant check and a restart all spend the same, current token.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::dinero::{Credentials, RefreshTokens};
+use crate::store::{DineroCredentials, Store, Tenant};
+
+/// The credentials of a stored tenant.
+pub fn stored_credentials(store: &Arc<dyn Store>, tenant: &Tenant) -> Credentials {
+    match &tenant.secrets.dinero {
+        DineroCredentials::ApiKey { api_key } => Credentials::api_key(api_key.clone()),
+        DineroCredentials::VismaConnect { .. } => {
+            Credentials::visma_connect(Arc::new(StoredRefreshToken {
+                store: store.clone(),
+                tenant: tenant.id.clone(),
+            }))
+        }
+    }
+}
+
+/// The refresh token in the tenant's encrypted secrets.
+pub struct StoredRefreshToken {
+    pub store: Arc<dyn Store>,
+    pub tenant: String,
+}
+
+#[async_trait::async_trait]
+impl RefreshTokens for StoredRefreshToken {
+    async fn current(&self) -> Result<SecretString, String> {
+        let tenant = self
+            .store
+            .tenant(&self.tenant)
+            .await
+            .map_err(|e| e.to_string())?;
+        match tenant.map(|t| t.secrets.dinero) {
+            Some(DineroCredentials::VismaConnect { refresh_token }) => {
+                Ok(SecretString::from(refresh_token))
+            }
+            _ => Err(format!("tenant {} has no refresh token", self.tenant)),
+        }
+    }
+
+    async fn rotated(
+        &self,
+        _organization: i64,
+        refresh_token: &SecretString,
+    ) -> Result<(), String> {
+        let mut tenant = self
+            .store
+            .tenant(&self.tenant)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("tenant {} is gone", self.tenant))?;
+        tenant.secrets.dinero = DineroCredentials::VismaConnect {
+            refresh_token: refresh_token.expose_secret().to_owned(),
+        };
+        self.store
+            .put_tenant(&tenant)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,103 @@
+//! The core the adapters call. The webhook, the admin API and the Kafka consumer each
+//! authenticate and parse in their own terms, then make one call here: intake, tenant
+//! onboarding, order queries, dead letters, erasure, readiness. Nothing here knows HTTP.
+
+mod dead_letters;
+mod erasure;
+mod error;
+mod intake;
+mod orders;
+mod readiness;
+mod tenants;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub use error::CoreError;
+pub use intake::{Origin, Receipt};
+pub use orders::{OrderPage, OrderQuery, ORDER_STATUSES};
+pub use readiness::Readiness;
+pub use tenants::{TenantInput, TenantView};
+
+use crate::dinero::DineroClient;
+use crate::domain::TenantId;
+use crate::ingest::kafka::{ConsumerHealth, EventProducer};
+use crate::pipeline::Pipeline;
+use crate::store::{Store, Tenant};
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+pub struct Core {
+    store: Arc<dyn Store>,
+    dinero: DineroClient,
+    pipeline: Arc<Pipeline>,
+    /// Kafka mode: webhooks go through the input topic, so each tenant has one ordered stream.
+    producer: Option<EventProducer>,
+    kafka_health: Option<Arc<ConsumerHealth>>,
+    /// False once shutdown began: intake stops, readiness says so.
+    accepting: AtomicBool,
+    /// The application's runtime. HTTP workers run runtimes of their own that end with them;
+    /// lanes and store connections must not live on those.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Core {
+    /// Built on the application's runtime, which it keeps for every call.
+    pub fn new(
+        store: Arc<dyn Store>,
+        dinero: DineroClient,
+        pipeline: Arc<Pipeline>,
+        producer: Option<EventProducer>,
+        kafka_health: Option<Arc<ConsumerHealth>>,
+    ) -> Arc<Self> {
+        Arc::new(Core {
+            store,
+            dinero,
+            pipeline,
+            producer,
+            kafka_health,
+            accepting: AtomicBool::new(true),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// Run a core call on the application's runtime and wait for it: what it starts (a
+    /// lane, a pooled connection) outlives the caller's runtime.
+    pub async fn run<T, F>(self: &Arc<Self>, call: impl FnOnce(Arc<Core>) -> F) -> CoreResult<T>
+    where
+        F: Future<Output = CoreResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime
+            .spawn(call(self.clone()))
+            .await
+            .map_err(|_| CoreError::Unavailable("the call was cut short by shutdown".into()))?
+    }
+
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// Stop taking events (shutdown began).
+    pub fn close_intake(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    fn accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
+    /// The stored tenant, or `NotFound`.
+    async fn existing(&self, tenant: &TenantId) -> CoreResult<Tenant> {
+        self.store
+            .tenant(tenant.as_str())
+            .await?
+            .ok_or_else(|| CoreError::unknown_tenant(tenant))
+    }
+
+    /// The webhook secrets of a tenant, for the adapter that checks signatures.
+    pub async fn webhook_secrets(&self, tenant: &TenantId) -> CoreResult<Vec<String>> {
+        Ok(self.existing(tenant).await?.secrets.webhook_secrets)
+    }
+}

@@ -1,0 +1,183 @@
+//! Orders: the per-order log that operators and merchants read, and the manual transfer.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Core, CoreError, CoreResult};
+use crate::domain::{OrderId, TenantId};
+use crate::pipeline::{ManualError, Overrides, PipelineError};
+use crate::store::{DeadLetter, HistoryEntry, OrderFilter, OrderSummary, Step, Tenant};
+
+/// The statuses an order can be listed by.
+pub const ORDER_STATUSES: &[&str] = &[
+    "pending",
+    "held",
+    "in_progress",
+    "done",
+    "failed",
+    "resolved",
+];
+
+/// A page of the orders list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub status: Option<String>,
+    /// The cursor: the `next_after` of the page before.
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+/// One order in full: its summary, history, events and dead letters.
+#[derive(Debug, Serialize)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub summary: OrderSummary,
+    pub history: Vec<HistoryEntry>,
+    pub events: Vec<EventView>,
+    pub dead_letters: Vec<DeadLetter>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_paused: Option<PauseView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub event_id: String,
+    pub sequence: i64,
+    pub status: &'static str,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub payload: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PauseView {
+    pub reason: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Its waiting orders are held: paused, or transferring by hand only.
+fn held(tenant: &Tenant) -> bool {
+    tenant.paused.is_some() || !tenant.settings.auto_transfer
+}
+
+fn unknown_order(order: &OrderId) -> CoreError {
+    CoreError::NotFound {
+        code: "unknown_order",
+        message: format!("no order '{order}' for this tenant"),
+    }
+}
+
+impl Core {
+    pub async fn orders(&self, id: &TenantId, query: OrderQuery) -> CoreResult<OrderPage> {
+        let tenant = self.existing(id).await?;
+        if let Some(wanted) = &query.status {
+            if !ORDER_STATUSES.contains(&wanted.as_str()) {
+                return Err(CoreError::bad_input(
+                    "invalid_status",
+                    format!("status is one of {}", ORDER_STATUSES.join(", ")),
+                ));
+            }
+        }
+        let limit = query.limit.clamp(1, 5_000);
+        let orders = self
+            .store
+            .order_summaries(&OrderFilter {
+                tenant: id.as_str(),
+                held: held(&tenant),
+                status: query.status.as_deref(),
+                order_id: None,
+                after_seq: query.after.unwrap_or(0),
+                limit,
+            })
+            .await?;
+        let next_after = (orders.len() as i64 == limit)
+            .then(|| orders.last().map(|o| o.seq))
+            .flatten();
+        Ok(OrderPage { orders, next_after })
+    }
+
+    async fn summary(&self, tenant: &Tenant, order: &OrderId) -> CoreResult<OrderSummary> {
+        self.store
+            .order_summaries(&OrderFilter {
+                tenant: &tenant.id,
+                held: held(tenant),
+                status: None,
+                order_id: Some(order.as_str()),
+                after_seq: 0,
+                limit: 1,
+            })
+            .await?
+            .pop()
+            .ok_or_else(|| unknown_order(order))
+    }
+
+    pub async fn order(&self, id: &TenantId, order: &OrderId) -> CoreResult<OrderDetail> {
+        let tenant = self.existing(id).await?;
+        let summary = self.summary(&tenant, order).await?;
+        let (tenant_id, order_id) = (id.as_str(), order.as_str());
+        let events = self
+            .store
+            .events_for_order(tenant_id, order_id)
+            .await?
+            .into_iter()
+            .map(|e| EventView {
+                event_id: e.event_id,
+                sequence: e.seq,
+                status: e.status.as_str(),
+                received_at: e.received_at,
+                payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+            })
+            .collect();
+        let dead_letters = self
+            .store
+            .dead_letters(tenant_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.order_id == order_id)
+            .collect();
+        Ok(OrderDetail {
+            summary,
+            history: self.store.order_history(tenant_id, order_id).await?,
+            events,
+            dead_letters,
+            tenant_paused: tenant.paused.map(|p| PauseView {
+                reason: p.reason,
+                at: p.at,
+            }),
+        })
+    }
+
+    /// The shop's "transfer" button: one order now, also while the tenant is paused. The
+    /// summary afterwards, and whether it is done.
+    pub async fn transfer(
+        &self,
+        id: &TenantId,
+        order: &OrderId,
+        overrides: Overrides,
+    ) -> CoreResult<(OrderSummary, bool)> {
+        self.existing(id).await?;
+        let record = self
+            .pipeline
+            .transfer_now(id.as_str(), order.as_str(), overrides)
+            .await
+            .map_err(|error| match error {
+                PipelineError::Manual(ManualError::NotReceived(_)) => unknown_order(order),
+                PipelineError::Manual(ManualError::Store(store)) => CoreError::Store(store),
+                PipelineError::ShuttingDown => {
+                    CoreError::Unavailable("shutting down; retry later".into())
+                }
+            })?;
+        let tenant = self.existing(id).await?;
+        Ok((
+            self.summary(&tenant, order).await?,
+            record.step == Step::Done,
+        ))
+    }
+}

@@ -1,0 +1,335 @@
+//! Tenant onboarding and state: create or replace (checked against Dinero first), read,
+//! list, pause, resume. Secrets are write-only: views say which kind is configured, never the
+//! value. Resume and the admin API's PUT share the chart check.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use super::{Core, CoreError, CoreResult};
+use crate::dinero::{Credentials, HeldRefreshToken, OrganizationClient};
+use crate::domain::TenantId;
+use crate::pipeline::stored_credentials;
+use crate::store::{DineroCredentials, Tenant, TenantCounts, TenantSecrets, TenantSettings};
+
+/// A tenant as the platform sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    pub organization_id: i64,
+    /// `{"api_key": "..."}` or `{"refresh_token": "..."}`; may be left out on a replace.
+    #[serde(default)]
+    pub credentials: Option<CredentialsInput>,
+    /// `whsec_...` secrets; may be left out on a replace.
+    #[serde(default)]
+    pub webhook_secrets: Option<Vec<String>>,
+    #[serde(default)]
+    pub settings: TenantSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsInput {
+    api_key: Option<String>,
+    refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialsInput([REDACTED])")
+    }
+}
+
+/// What the admin API shows of a tenant.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: String,
+    pub organization_id: i64,
+    pub credentials: CredentialsKind,
+    /// How many webhook secrets are configured.
+    pub webhook_secrets: usize,
+    pub settings: TenantSettings,
+    pub paused: bool,
+    pub pause_reason: Option<String>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub pending_events: i64,
+    pub open_dead_letters: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Resume only: dead letters queued again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requeued_dead_letters: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialsKind {
+    pub kind: &'static str,
+}
+
+fn view(tenant: &Tenant, counts: TenantCounts) -> TenantView {
+    TenantView {
+        id: tenant.id.clone(),
+        organization_id: tenant.organization_id,
+        credentials: CredentialsKind {
+            kind: match tenant.secrets.dinero {
+                DineroCredentials::ApiKey { .. } => "api_key",
+                DineroCredentials::VismaConnect { .. } => "visma_connect",
+            },
+        },
+        webhook_secrets: tenant.secrets.webhook_secrets.len(),
+        settings: tenant.settings.clone(),
+        paused: tenant.paused.is_some(),
+        pause_reason: tenant.paused.as_ref().map(|p| p.reason.clone()),
+        paused_at: tenant.paused.as_ref().map(|p| p.at),
+        pending_events: counts.pending_events,
+        open_dead_letters: counts.open_dead_letters,
+        created_at: tenant.created_at,
+        updated_at: tenant.updated_at,
+        requeued_dead_letters: None,
+    }
+}
+
+/// Check the credentials reach the organization with Pro, and read its chart: the VAT
+/// percent of each entry account, which the mapping is checked against.
+async fn read_chart(
+    client: &OrganizationClient,
+    settings: &TenantSettings,
+) -> CoreResult<BTreeMap<i32, Decimal>> {
+    let dinero = |e| CoreError::from_dinero(&e);
+    client.verify_access().await.map_err(dinero)?;
+    let vat_types = client.vat_types().await.map_err(dinero)?;
+    let accounts = client.entry_accounts().await.map_err(dinero)?;
+    let deposit = client.deposit_accounts().await.map_err(dinero)?;
+    let rate_of = |code: &Option<String>| {
+        code.as_ref()
+            .and_then(|code| vat_types.iter().find(|v| &v.code == code))
+            .map(|v| (v.rate * Decimal::ONE_HUNDRED).normalize())
+            .unwrap_or(Decimal::ZERO)
+    };
+    let chart: BTreeMap<i32, Decimal> = accounts
+        .iter()
+        .filter(|a| !a.hidden)
+        .map(|a| (a.number, rate_of(&a.vat_code)))
+        .collect();
+    let mapping = &settings.accounts;
+    let mut unknown: Vec<String> = mapping
+        .entry_accounts()
+        .into_iter()
+        .filter(|n| !chart.contains_key(n))
+        .map(|n| format!("entry account {n}"))
+        .collect();
+    let deposits = mapping
+        .deposit_accounts
+        .values()
+        .chain(&mapping.default_deposit_account)
+        .chain(&mapping.gift_card_deposit_account);
+    unknown.extend(
+        deposits
+            .filter(|n| !deposit.iter().any(|d| d.number == **n))
+            .map(|n| format!("deposit account {n}")),
+    );
+    if !unknown.is_empty() {
+        unknown.sort();
+        unknown.dedup();
+        return Err(CoreError::Refused {
+            code: "unknown_accounts",
+            message: format!("not in the organization's chart: {}", unknown.join(", ")),
+        });
+    }
+    Ok(chart)
+}
+
+/// Which credentials a PUT leaves the tenant with.
+enum NewCredentials {
+    /// Sent with this request; not stored anywhere until the check passes.
+    Given(DineroCredentials),
+    /// The stored ones, unchanged.
+    Kept,
+}
+
+fn credentials_input(
+    input: Option<CredentialsInput>,
+    existing: bool,
+) -> CoreResult<NewCredentials> {
+    let invalid = |message: &str| Err(CoreError::bad_input("invalid_body", message));
+    match input {
+        Some(CredentialsInput {
+            api_key: Some(api_key),
+            refresh_token: None,
+        }) if !api_key.is_empty() => {
+            Ok(NewCredentials::Given(DineroCredentials::ApiKey { api_key }))
+        }
+        Some(CredentialsInput {
+            api_key: None,
+            refresh_token: Some(refresh_token),
+        }) if !refresh_token.is_empty() => {
+            Ok(NewCredentials::Given(DineroCredentials::VismaConnect {
+                refresh_token,
+            }))
+        }
+        Some(_) => invalid("credentials take exactly one of api_key or refresh_token"),
+        None if existing => Ok(NewCredentials::Kept),
+        None => invalid("credentials are required for a new tenant"),
+    }
+}
+
+impl Core {
+    async fn view_of(&self, tenant: &Tenant) -> CoreResult<TenantView> {
+        let counts = self
+            .store
+            .tenant_counts(Some(&tenant.id))
+            .await?
+            .remove(&tenant.id)
+            .unwrap_or_default();
+        Ok(view(tenant, counts))
+    }
+
+    pub async fn tenant(&self, id: &TenantId) -> CoreResult<TenantView> {
+        let tenant = self.existing(id).await?;
+        self.view_of(&tenant).await
+    }
+
+    /// Every tenant with its counts: two queries, whatever the number of tenants.
+    pub async fn tenants(&self) -> CoreResult<Vec<TenantView>> {
+        let mut counts = self.store.tenant_counts(None).await?;
+        Ok(self
+            .store
+            .tenants()
+            .await?
+            .iter()
+            .map(|t| view(t, counts.remove(&t.id).unwrap_or_default()))
+            .collect())
+    }
+
+    /// Create or replace a tenant, after Dinero confirmed the credentials, Pro and every
+    /// account of the mapping. `true` with the view when it was created.
+    pub async fn put_tenant(
+        &self,
+        id: &TenantId,
+        input: TenantInput,
+    ) -> CoreResult<(TenantView, bool)> {
+        if input.organization_id <= 0 || input.organization_id > i64::from(i32::MAX) {
+            return Err(CoreError::bad_input(
+                "invalid_body",
+                "organization_id must be a positive Dinero organization id",
+            ));
+        }
+        let existing = self.store.tenant(id.as_str()).await?;
+        let credentials = credentials_input(input.credentials, existing.is_some())?;
+        let webhook_secrets = match (input.webhook_secrets, &existing) {
+            (Some(secrets), _) => secrets,
+            (None, Some(existing)) => existing.secrets.webhook_secrets.clone(),
+            (None, None) => {
+                return Err(CoreError::bad_input(
+                    "invalid_body",
+                    "webhook_secrets are required for a new tenant",
+                ))
+            }
+        };
+        if webhook_secrets.is_empty()
+            || webhook_secrets
+                .iter()
+                .any(|s| !s.starts_with("whsec_") || standardwebhooks::Webhook::new(s).is_err())
+        {
+            return Err(CoreError::bad_input(
+                "invalid_webhook_secret",
+                "webhook secrets are whsec_ followed by base64",
+            ));
+        }
+        // New credentials are checked as given, held in memory; kept ones are the stored
+        // tenant's, whose refresh token (if any) is renewed and stored by the usual owner.
+        let held = match &credentials {
+            NewCredentials::Given(DineroCredentials::VismaConnect { refresh_token }) => {
+                Some(Arc::new(HeldRefreshToken::new(refresh_token.clone())))
+            }
+            _ => None,
+        };
+        let client_credentials = match (&credentials, &existing, &held) {
+            (_, _, Some(held)) => Credentials::visma_connect(held.clone()),
+            (NewCredentials::Given(DineroCredentials::ApiKey { api_key }), _, _) => {
+                Credentials::api_key(api_key.clone())
+            }
+            (NewCredentials::Kept, Some(existing), _) => stored_credentials(&self.store, existing),
+            _ => unreachable!("credentials_input refuses a new tenant without credentials"),
+        };
+        let same_organization = existing
+            .as_ref()
+            .is_some_and(|t| t.organization_id == input.organization_id);
+        if !(same_organization && matches!(credentials, NewCredentials::Kept)) {
+            // Other credentials: a cached access token proves nothing about them.
+            self.dinero.forget_token(input.organization_id);
+        }
+        let client = self
+            .dinero
+            .organization(input.organization_id, client_credentials);
+        let account_vat = read_chart(&client, &input.settings).await?;
+        let dinero = match (credentials, &existing) {
+            (NewCredentials::Given(DineroCredentials::VismaConnect { .. }), _) => {
+                let held = held.expect("held above");
+                DineroCredentials::VismaConnect {
+                    refresh_token: held.get().expose_secret().to_owned(),
+                }
+            }
+            (NewCredentials::Given(given), _) => given,
+            // Re-read: the check may have stored a renewed refresh token.
+            (NewCredentials::Kept, Some(_)) => self.existing(id).await?.secrets.dinero,
+            (NewCredentials::Kept, None) => unreachable!("kept only for an existing tenant"),
+        };
+        let now = Utc::now();
+        let tenant = Tenant {
+            id: id.to_string(),
+            organization_id: input.organization_id,
+            settings: input.settings,
+            account_vat,
+            secrets: TenantSecrets {
+                dinero,
+                webhook_secrets,
+            },
+            paused: existing.as_ref().and_then(|t| t.paused.clone()),
+            created_at: existing.as_ref().map(|t| t.created_at).unwrap_or(now),
+            updated_at: now,
+        };
+        self.store.put_tenant(&tenant).await?;
+        self.pipeline.wake(id.as_str());
+        Ok((self.view_of(&tenant).await?, existing.is_none()))
+    }
+
+    pub async fn pause(&self, id: &TenantId, reason: Option<String>) -> CoreResult<TenantView> {
+        self.existing(id).await?;
+        let reason = reason.unwrap_or_else(|| "paused by an operator".into());
+        self.store.pause(id.as_str(), &reason).await?;
+        self.tenant(id).await
+    }
+
+    /// Dead letters first, then the held events, then live: all in the lane's inbox order.
+    /// The chart is read again, since the fix may have been a new account in Dinero.
+    pub async fn resume(&self, id: &TenantId) -> CoreResult<TenantView> {
+        let mut tenant = self.existing(id).await?;
+        let client = self.dinero.organization(
+            tenant.organization_id,
+            stored_credentials(&self.store, &tenant),
+        );
+        match read_chart(&client, &tenant.settings).await {
+            Ok(chart) => {
+                tenant.account_vat = chart;
+                tenant.updated_at = Utc::now();
+                // The check may have renewed a refresh token: keep the stored secrets.
+                tenant.secrets = self.existing(id).await?.secrets;
+                self.store.put_tenant(&tenant).await?;
+            }
+            // The lane meets the same trouble and says so; resume anyway.
+            Err(error) => {
+                tracing::warn!(tenant = %id, %error, "resume: the chart could not be read again")
+            }
+        }
+        let requeued = self.store.resume(id.as_str()).await?;
+        self.pipeline.wake(id.as_str());
+        let mut answer = self.tenant(id).await?;
+        answer.requeued_dead_letters = Some(requeued);
+        Ok(answer)
+    }
+}
