@@ -748,3 +748,26 @@ async fn a_refused_replace_leaves_a_working_refresh_token() {
     let replaced = put(settings(json!({})), None).await.unwrap();
     assert_eq!(replaced.status(), 200);
 }
+
+/// Tenant secrets are encrypted, but the database also holds customers' data: its files are
+/// readable by the service's user only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_readable_by_the_service_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let harness = harness().await;
+    if !harness.settings.store.url.starts_with("sqlite:") {
+        return; // the PostgreSQL pass of this suite
+    }
+    assert_eq!(harness.send("shop", &order("shop", "1", 1)).await.0, 202);
+    let database = harness
+        .settings
+        .store
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    for file in [database.clone(), format!("{database}-wal")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} has mode {mode:o}");
+    }
+}

@@ -401,6 +401,28 @@ impl Settings {
                 "is not an IANA time zone (e.g. Europe/Copenhagen)",
             );
         }
+        if self.store.kind() == Some(StoreKind::Postgres) {
+            // Replicas share one database: each must read the tenant secrets the others wrote
+            // and accept the same admin tokens, so nothing may be generated per pod.
+            let security = &self.security;
+            let mut missing = Vec::new();
+            if security.encryption_key.is_none() && security.encryption_key_file.is_none() {
+                missing.push("security.encryption_key (or security.encryption_key_file)");
+            }
+            if security.admin_tokens.iter().all(String::is_empty)
+                && security.admin_tokens_file.is_none()
+            {
+                missing.push("security.admin_tokens (or security.admin_tokens_file)");
+            }
+            if !missing.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "a PostgreSQL store is shared by replicas, so their secrets must be configured, \
+                     not generated: set {} (e.g. DINERO_BRIDGE__SECURITY__ENCRYPTION_KEY and \
+                     DINERO_BRIDGE__SECURITY__ADMIN_TOKENS from a Kubernetes Secret)",
+                    missing.join(" and ")
+                )));
+            }
+        }
         if self.security.encryption_key_id.is_empty() {
             return key("security.encryption_key_id", "must not be empty");
         }
@@ -525,6 +547,36 @@ mod tests {
             let error = load(toml).unwrap_err().to_string();
             assert!(error.contains(key), "{toml}: '{error}' does not name {key}");
         }
+    }
+
+    /// Replicas on one database need one key and the same tokens; generating them per pod
+    /// would leave each unable to read what another wrote.
+    #[test]
+    fn a_postgres_store_needs_both_secrets_configured_and_names_them() {
+        let error = load("[store]\nurl = \"postgres://bridge@db:5432/bridge\"")
+            .unwrap_err()
+            .to_string();
+        for key in ["security.encryption_key", "security.admin_tokens"] {
+            assert!(error.contains(key), "'{error}' does not name {key}");
+        }
+        let only_key = load(
+            "[store]\nurl = \"postgres://bridge@db:5432/bridge\"\n\
+             [security]\nencryption_key_file = \"/run/secrets/key\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            only_key.contains("security.admin_tokens")
+                && !only_key.contains("security.encryption_key ")
+        );
+        assert!(load(
+            "[store]\nurl = \"postgres://bridge@db:5432/bridge\"\n\
+             [security]\nencryption_key_file = \"/run/secrets/key\"\n\
+             admin_tokens_file = \"/run/secrets/tokens\""
+        )
+        .is_ok());
+        // The embedded default still generates its own.
+        assert!(load("[store]\nurl = \"sqlite://./data/x.db\"").is_ok());
     }
 
     #[test]

@@ -42,6 +42,23 @@ fn guid(text: Option<String>) -> StoreResult<Option<Uuid>> {
         .transpose()
 }
 
+/// The database file is made readable by the service's user only; SQLite gives its WAL and
+/// shared-memory files the database file's mode.
+fn create_private(path: &std::path::Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Corrupt(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 impl SqliteStore {
     /// Open (creating the file and its folder), migrating when `migrate` is set.
     pub async fn connect(
@@ -65,6 +82,7 @@ impl SqliteStore {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        create_private(options.get_filename())?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
