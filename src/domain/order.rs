@@ -269,8 +269,39 @@ impl OrderEvent {
             "/data/lines",
             "at least one line is required",
         );
+        let mut money = |value: Decimal, at: String| {
+            if !is_money(value) {
+                v.insert(
+                    at,
+                    format!("at most 15 digits before the point and {MONEY_DECIMALS} after"),
+                );
+            }
+        };
+        money(order.totals.total, "/data/totals/total".into());
+        money(order.totals.vat, "/data/totals/vat".into());
+        if let Some(payment) = &order.payment {
+            money(payment.amount, "/data/payment/amount".into());
+            if let Some(dkk) = payment.amount_dkk {
+                money(dkk, "/data/payment/amount_dkk".into());
+            }
+        }
+        for (i, line) in order.lines.iter().enumerate() {
+            money(line.quantity, format!("/data/lines/{i}/quantity"));
+            money(line.unit_price, format!("/data/lines/{i}/unit_price"));
+        }
         for (i, line) in order.lines.iter().enumerate() {
             let at = |field: &str| format!("/data/lines/{i}/{field}");
+            for (field, percent) in [
+                ("vat_rate", line.vat_rate),
+                ("discount_percent", line.discount_percent),
+            ] {
+                if percent.scale() > PERCENT_DECIMALS {
+                    v.insert(at(field), format!("at most {PERCENT_DECIMALS} decimals"));
+                }
+            }
+            if v.is_empty() && order.checked_line_gross(line).is_none() {
+                v.insert(at("quantity"), "the line's amount is too large".into());
+            }
             if line.quantity <= Decimal::ZERO {
                 v.insert(at("quantity"), "must be positive".into());
             }
@@ -324,21 +355,45 @@ impl OrderEvent {
 }
 
 impl Order {
-    /// What a line comes to, including VAT, after its discount.
-    pub fn line_gross(&self, line: &Line) -> Decimal {
-        let amount =
-            line.quantity * line.unit_price * (Decimal::ONE_HUNDRED - line.discount_percent)
-                / Decimal::ONE_HUNDRED;
+    /// What a line comes to, including VAT, after its discount; `None` when it does not fit
+    /// a decimal (a quantity and a price of 10^15 each) or exceeds the money limit.
+    pub fn checked_line_gross(&self, line: &Line) -> Option<Decimal> {
+        let amount = line
+            .quantity
+            .checked_mul(line.unit_price)?
+            .checked_mul(Decimal::ONE_HUNDRED - line.discount_percent)?
+            .checked_div(Decimal::ONE_HUNDRED)?;
         let gross = if self.prices_include_vat {
             amount
         } else {
-            amount * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)
+            amount.checked_mul(Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)?
         };
-        gross.round_dp(2)
+        let gross = gross.round_dp(2);
+        (gross.abs() <= MAX_MONEY).then_some(gross)
+    }
+
+    /// What a line comes to, including VAT, after its discount. Only for validated orders,
+    /// whose lines `validate` has computed with checked arithmetic.
+    pub fn line_gross(&self, line: &Line) -> Decimal {
+        self.checked_line_gross(line)
+            .expect("line amounts are checked when the event is validated")
     }
 
     /// The lines added up, including VAT (gift cards included, as negative lines).
     pub fn lines_total(&self) -> Decimal {
         self.lines.iter().map(|line| self.line_gross(line)).sum()
     }
+}
+
+/// The largest amount an order may carry: 15 digits before the decimal point, as the
+/// schema's pattern for amounts in strings says. Numbers are held to the same.
+pub const MAX_MONEY: Decimal = Decimal::from_parts(2_764_472_319, 232_830, 0, false, 0);
+/// At most this many decimals in an amount.
+pub const MONEY_DECIMALS: u32 = 6;
+/// At most this many decimals in a percentage.
+pub const PERCENT_DECIMALS: u32 = 4;
+
+/// Whether an amount keeps the limits the schema sets for amounts written as strings.
+pub fn is_money(value: Decimal) -> bool {
+    value.scale() <= MONEY_DECIMALS && value.abs() <= MAX_MONEY
 }

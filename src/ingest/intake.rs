@@ -90,8 +90,32 @@ pub fn check(body: &[u8]) -> Result<Checked, IntakeError> {
     check_json(json)
 }
 
+/// Strings holding a NUL, by JSON pointer. No store keeps one (PostgreSQL refuses it in
+/// text), so such an event is refused here rather than failing later.
+fn nul_violations(value: &Value, at: &str, found: &mut BTreeMap<String, String>) {
+    match value {
+        Value::String(text) if text.contains('\0') => {
+            let at = if at.is_empty() { "/" } else { at };
+            found.insert(at.to_owned(), "must not contain a NUL character".into());
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_violations(item, &format!("{at}/{i}"), found);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let key = key.replace('~', "~0").replace('/', "~1");
+                nul_violations(item, &format!("{at}/{key}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn check_json(json: Value) -> Result<Checked, IntakeError> {
-    let violations = schema_violations(&json);
+    let mut violations = schema_violations(&json);
+    nul_violations(&json, "", &mut violations);
     if !violations.is_empty() {
         return Err(IntakeError::Schema(violations));
     }
@@ -122,4 +146,87 @@ pub async fn accept(
             source,
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Value {
+        serde_json::json!({
+            "specversion": "1.0", "id": "evt-1", "source": "/shop", "type": "order.completed",
+            "subject": "1", "tenantid": "shop",
+            "data": {
+                "order_id": "1", "order_number": "1", "completed_at": "2026-11-20T10:00:00Z",
+                "currency": "DKK", "prices_include_vat": true,
+                "customer": {"kind": "person", "name": "Anna", "address": {"country": "DK"}},
+                "lines": [{"kind": "product", "name": "Vare", "quantity": 1, "unit_price": "10.00", "vat_rate": 25}],
+                "totals": {"total": "10.00", "vat": "2.00"}
+            }
+        })
+    }
+
+    /// A JSON number exactly as written (serde_json keeps its digits).
+    fn number(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn refused_at(event: Value) -> Vec<String> {
+        match check(&serde_json::to_vec(&event).unwrap()) {
+            Ok(_) => panic!("accepted: {event}"),
+            Err(error) => error.violations().into_keys().collect(),
+        }
+    }
+
+    #[test]
+    fn the_reference_event_is_accepted() {
+        assert!(check(&serde_json::to_vec(&event()).unwrap()).is_ok());
+    }
+
+    /// Refused at the door, with the field named, never a panic: the webhook and the Kafka
+    /// consumer both check here.
+    #[test]
+    fn amounts_beyond_a_decimal_or_the_money_limits_are_refused() {
+        let cases = [
+            ("1e15", "1e15"),
+            ("1e20", "1"),
+            ("\"999999999999999\"", "\"999999999999999\""),
+            ("1", "199.95000000000000000001"),
+            ("1e-20", "10.00"),
+        ];
+        for (quantity, price) in cases {
+            let mut event = event();
+            event["data"]["lines"][0]["quantity"] = number(quantity);
+            event["data"]["lines"][0]["unit_price"] = number(price);
+            let at = refused_at(event);
+            assert!(
+                at.iter().any(|p| p.starts_with("/data/lines/0/")),
+                "{quantity} x {price}: {at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_are_read_as_exact_decimals() {
+        let mut event = event();
+        event["data"]["lines"][0]["unit_price"] = number("10.05");
+        event["data"]["totals"]["total"] = number("10.05");
+        let checked = check(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert_eq!(
+            checked.event.data.lines[0].unit_price,
+            rust_decimal::Decimal::new(1005, 2)
+        );
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_refused() {
+        for pointer in ["/id", "/data/order_id", "/data/customer/name"] {
+            let mut event = event();
+            *event.pointer_mut(pointer).unwrap() = Value::String("a\u{0}b".into());
+            if pointer == "/data/order_id" {
+                event["subject"] = Value::String("a\u{0}b".into());
+            }
+            assert!(refused_at(event).iter().any(|p| p == pointer), "{pointer}");
+        }
+    }
 }
