@@ -771,3 +771,150 @@ async fn the_sqlite_files_are_readable_by_the_service_only() {
         assert_eq!(mode, 0o600, "{file} has mode {mode:o}");
     }
 }
+
+/// Every error is problem+json, whoever answers it: the service's own refusals, actix's 404,
+/// 405 and 413, and values the path or query extractors cannot read.
+#[tokio::test]
+async fn every_error_answer_is_problem_json() {
+    let harness = harness().await;
+    let is_problem = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/problem+json")
+    };
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            harness
+                .http
+                .get(format!("{}/v1/webhooks/shop", harness.base)),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            harness.admin(Method::DELETE, "/v1/tenants/shop"),
+            405,
+            "method_not_allowed",
+        ),
+        (harness.admin(Method::GET, "/v1/nothing"), 404, "no_route"),
+        (
+            harness.admin(Method::GET, "/v1/tenants/shop/orders?limit=many"),
+            400,
+            "invalid_query",
+        ),
+        (
+            harness.admin(Method::GET, "/v1/tenants/shop/orders?colour=red"),
+            400,
+            "invalid_query",
+        ),
+        (
+            harness.admin(Method::POST, "/v1/tenants/shop/dead-letters/first/retry"),
+            400,
+            "invalid_path",
+        ),
+        (
+            // The admin API keeps http.max_body_bytes (16 KiB here) too.
+            harness
+                .admin(Method::PUT, "/v1/tenants/shop")
+                .header("content-type", "application/json")
+                .body(vec![b' '; 20 * 1024]),
+            413,
+            "body_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        assert!(is_problem(&response), "{code}: {:?}", response.headers());
+        problem(status, &response.json().await.unwrap(), code);
+    }
+}
+
+/// RFC 9110: the authentication scheme is case-insensitive.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let harness = harness().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = harness
+            .http
+            .get(format!("{}/v1/tenants/shop", harness.base))
+            .header("authorization", format!("{scheme} {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+/// A NUL cannot be stored by PostgreSQL: refused at the door (400) on both stores, for ids
+/// and customer fields alike, and nothing is stored.
+#[tokio::test]
+async fn a_nul_in_an_id_or_a_customer_field_is_refused_at_the_door() {
+    let harness = harness().await;
+    type Spoil = fn(&mut Value);
+    let cases: [(&str, Spoil); 3] = [
+        ("/id", |e| e["id"] = json!("evt\u{0}1")),
+        ("/data/order_id", |e| {
+            e["data"]["order_id"] = json!("1\u{0}");
+            e["subject"] = json!("1\u{0}");
+        }),
+        ("/data/customer/name", |e| {
+            e["data"]["customer"]["name"] = json!("Anna\u{0}")
+        }),
+    ];
+    for (pointer, spoil) in cases {
+        let mut event = order("shop", "1", 1);
+        spoil(&mut event);
+        let (status, answer) = harness.send("shop", &event).await;
+        assert_eq!(status, 400, "{pointer}: {answer}");
+        assert!(
+            answer["errors"].get(pointer).is_some(),
+            "{pointer}: {answer}"
+        );
+    }
+    assert!(harness.orders("shop").await.is_empty(), "nothing stored");
+}
+
+/// The status filter runs in the query, before the page's limit: a held order behind a done
+/// one is found with `limit=1`, and the cursor pages through the rest.
+#[tokio::test]
+async fn the_orders_list_filters_before_its_limit_and_pages_with_a_cursor() {
+    let harness = harness().await;
+    assert_eq!(harness.send("shop", &order("shop", "1", 1)).await.0, 202);
+    harness
+        .wait_for_orders("shop", 1, &["done"], Duration::from_secs(30))
+        .await;
+    let paused = harness
+        .admin(Method::POST, "/v1/tenants/shop/pause")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    for n in 2..=3 {
+        assert_eq!(
+            harness
+                .send("shop", &order("shop", &n.to_string(), 1))
+                .await
+                .0,
+            202
+        );
+    }
+    let held = harness
+        .get("/v1/tenants/shop/orders?status=held&limit=1")
+        .await;
+    assert_eq!(held["orders"][0]["order_id"], "2", "{held}");
+    let after = held["next_after"].as_i64().expect("a next page");
+    let next = harness
+        .get(&format!(
+            "/v1/tenants/shop/orders?status=held&limit=1&after={after}"
+        ))
+        .await;
+    assert_eq!(next["orders"][0]["order_id"], "3", "{next}");
+    let last = harness
+        .get(&format!(
+            "/v1/tenants/shop/orders?status=held&limit=5&after={after}"
+        ))
+        .await;
+    assert_eq!(last["orders"].as_array().unwrap().len(), 1);
+    assert!(last.get("next_after").is_none(), "{last}");
+}

@@ -51,10 +51,10 @@ pub fn is_identifier(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// 1..=`max` bytes with something other than spaces and no control characters (a NUL cannot
-/// even be stored by PostgreSQL).
+/// 1..=`max` characters with something other than spaces and no control characters (a NUL
+/// cannot even be stored by PostgreSQL).
 pub fn is_plain_text(text: &str, max: usize) -> bool {
-    !text.trim().is_empty() && text.len() <= max && !text.chars().any(char::is_control)
+    !text.trim().is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control)
 }
 
 #[cfg(test)]

@@ -116,6 +116,21 @@ impl AccountMapping {
         }
     }
 
+    /// Account numbers that cannot be Dinero accounts (zero or negative).
+    pub fn impossible_accounts(&self) -> Vec<i32> {
+        let deposits = self
+            .deposit_accounts
+            .values()
+            .chain(&self.default_deposit_account)
+            .chain(&self.gift_card_deposit_account)
+            .copied();
+        self.entry_accounts()
+            .into_iter()
+            .chain(deposits)
+            .filter(|n| *n <= 0)
+            .collect()
+    }
+
     /// Every account the mapping names, to check against the tenant's chart.
     pub fn entry_accounts(&self) -> Vec<i32> {
         let mut accounts: Vec<i32> = [

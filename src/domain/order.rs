@@ -197,7 +197,7 @@ impl OrderEvent {
             "must be order.completed",
         );
         check(
-            !self.id.trim().is_empty() && self.id.len() <= 200,
+            super::ids::is_plain_text(&self.id, 200),
             "/id",
             "must be 1-200 characters",
         );
@@ -213,7 +213,7 @@ impl OrderEvent {
         );
         let order = &self.data;
         check(
-            !order.order_id.is_empty() && order.order_id.len() <= 100,
+            super::ids::OrderId::parse(&order.order_id).is_some(),
             "/data/order_id",
             "must be 1-100 characters",
         );

@@ -7,13 +7,10 @@ use serde_json::json;
 use super::problem::ApiResult;
 use super::HttpState;
 
-/// The OpenAPI document of the admin API and the webhook.
-pub const OPENAPI: &str = include_str!("../../openapi/dinero-bridge.openapi.json");
-
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(OPENAPI)
+        .body(super::openapi::SERVED.as_str())
 }
 
 /// Alive: the process answers. Nothing else is asked, so it cannot fail on a slow store.

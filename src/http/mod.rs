@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod health;
+mod openapi;
 pub mod problem;
 mod webhook;
 
@@ -13,7 +14,6 @@ use std::time::Duration;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 
-pub use health::OPENAPI;
 use problem::Problem;
 
 use crate::config::{AdminTokens, HttpSettings};

@@ -168,8 +168,14 @@ pub fn render_framework_error<B>(
         ));
     }
     let status = response.status();
-    let (request, _) = response.into_parts();
-    let rendered = Problem::for_status(status).error_response();
+    let (request, original) = response.into_parts();
+    let mut rendered = Problem::for_status(status).error_response();
+    // Keep what the status needs said (e.g. 405's `Allow`).
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, rendered).map_into_right_body::<B>(),
     ))

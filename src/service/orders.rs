@@ -18,6 +18,9 @@ pub const ORDER_STATUSES: &[&str] = &[
     "resolved",
 ];
 
+/// The most orders one page holds.
+pub const MAX_PAGE: i64 = 5_000;
+
 /// A page of the orders list.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
@@ -85,7 +88,19 @@ impl Core {
                 ));
             }
         }
-        let limit = query.limit.clamp(1, 5_000);
+        if !(1..=MAX_PAGE).contains(&query.limit) {
+            return Err(CoreError::bad_input(
+                "invalid_limit",
+                format!("limit is 1 to {MAX_PAGE}"),
+            ));
+        }
+        if query.after.is_some_and(|after| after < 0) {
+            return Err(CoreError::bad_input(
+                "invalid_cursor",
+                "after is the next_after of an earlier page",
+            ));
+        }
+        let limit = query.limit;
         let orders = self
             .store
             .order_summaries(&OrderFilter {

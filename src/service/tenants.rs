@@ -218,6 +218,13 @@ impl Core {
                 "organization_id must be a positive Dinero organization id",
             ));
         }
+        let impossible = input.settings.accounts.impossible_accounts();
+        if !impossible.is_empty() {
+            return Err(CoreError::bad_input(
+                "invalid_body",
+                format!("account numbers are positive: {impossible:?}"),
+            ));
+        }
         let existing = self.store.tenant(id.as_str()).await?;
         let credentials = credentials_input(input.credentials, existing.is_some())?;
         let webhook_secrets = match (input.webhook_secrets, &existing) {

@@ -13,8 +13,15 @@ use crate::http::HttpState;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureInput {
+    #[serde(default, deserialize_with = "present")]
     customer_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     email: Option<String>,
+}
+
+/// A field that may be left out but, when sent, is a string (not null), as documented.
+fn present<'de, D: serde::Deserializer<'de>>(field: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(field).map(Some)
 }
 
 pub async fn erase(
@@ -30,9 +37,17 @@ pub async fn erase(
             format!("send {{\"customer_id\": ...}} and/or {{\"email\": ...}}: {e}"),
         )
     })?;
+    for (name, value) in [("customer_id", &input.customer_id), ("email", &input.email)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(Problem::bad_request(
+                "invalid_erasure",
+                format!("{name} must not be blank"),
+            ));
+        }
+    }
     let who = CustomerRef {
-        customer_id: input.customer_id.filter(|s| !s.trim().is_empty()),
-        email: input.email.filter(|s| !s.trim().is_empty()),
+        customer_id: input.customer_id,
+        email: input.email,
     };
     let erased = state
         .core
