@@ -7,13 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::store::{Pruned, Store, StoreResult};
+use crate::store::{Pruned, StoreResult, UpkeepStore};
 
 /// Rows per table per statement: small transactions that never hold up a lane for long.
 const BATCH: i64 = 1000;
 
 pub struct Pruner {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn UpkeepStore>,
     pub retention: chrono::Duration,
     pub interval: Duration,
 }

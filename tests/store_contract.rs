@@ -11,11 +11,11 @@ use chrono::{Duration, Utc};
 use dinero_bridge::config::{EncryptionKeys, StoreSettings};
 use dinero_bridge::domain::erasure::CustomerRef;
 use dinero_bridge::domain::ErrorClass;
-use dinero_bridge::store::{
-    self, Accepted, DeadLetterStatus, DineroCredentials, Erasure, EventSource, EventStatus, Fence,
-    NewDeadLetter, NewEvent, OrderFilter, OrderRecord, Step, Store, StoreError, Tenant,
-    TenantSecrets, TenantSettings,
+use dinero_bridge::domain::{
+    Accepted, DeadLetterStatus, DineroCredentials, EventSource, EventStatus, NewDeadLetter,
+    NewEvent, OrderRecord, Step, Tenant, TenantSecrets, TenantSettings,
 };
+use dinero_bridge::store::{self, Erasure, Fence, OrderFilter, Store, StoreError};
 use serde_json::json;
 
 use common::pg::PgDatabase;

@@ -2,16 +2,29 @@
 //! documents, deterministic identities and the failure classes. No I/O, no framework types.
 
 pub mod countries;
+pub mod dead_letter;
 pub mod dinero_totals;
 pub mod erasure;
 mod failure;
 pub mod identity;
 pub mod ids;
+pub mod inbox;
+pub mod ledger;
 pub mod mapping;
 pub mod order;
+pub mod tenant;
 
+pub use dead_letter::{DeadLetter, DeadLetterStatus, NewDeadLetter, OutboxRecord};
 pub use failure::ErrorClass;
 pub use ids::{OrderId, TenantId};
+pub use inbox::{Accepted, EventSource, EventStatus, NewEvent, StoredEvent};
+pub use ledger::{DineroRefs, HistoryEntry, OrderRecord, OrderSummary, Step};
+pub use tenant::{DineroCredentials, Pause, Tenant, TenantCounts, TenantSecrets, TenantSettings};
+
+/// A stored word (a status, a step) that the model does not know: the data is unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {0}")]
+pub struct UnknownValue(pub String);
 
 #[cfg(test)]
 mod mapping_tests;

@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::problem::{ApiResult, Problem};
 use super::HttpState;
+use crate::domain::Accepted;
 use crate::domain::TenantId;
 use crate::ingest::intake;
 use crate::service::{CoreError, Origin, Receipt};
-use crate::store::Accepted;
 
 fn is_json(headers: &HeaderMap) -> bool {
     headers

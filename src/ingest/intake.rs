@@ -8,7 +8,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::domain::order::OrderEvent;
-use crate::store::{Accepted, EventSource, NewEvent, Store, StoreResult};
+use crate::domain::{Accepted, EventSource, NewEvent};
+use crate::store::{Store, StoreResult};
 
 /// The published schema, compiled once.
 static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::dinero::{Credentials, RefreshTokens};
-use crate::store::{DineroCredentials, Store, Tenant};
+use crate::domain::{DineroCredentials, Tenant};
+use crate::store::TenantStore;
 
 /// The credentials of a stored tenant.
-pub fn stored_credentials(store: &Arc<dyn Store>, tenant: &Tenant) -> Credentials {
+pub fn stored_credentials(store: Arc<dyn TenantStore>, tenant: &Tenant) -> Credentials {
     match &tenant.secrets.dinero {
         DineroCredentials::ApiKey { api_key } => Credentials::api_key(api_key.clone()),
         DineroCredentials::VismaConnect { .. } => {
             Credentials::visma_connect(Arc::new(StoredRefreshToken {
-                store: store.clone(),
+                store,
                 tenant: tenant.id.clone(),
             }))
         }
@@ -24,7 +25,7 @@ pub fn stored_credentials(store: &Arc<dyn Store>, tenant: &Tenant) -> Credential
 
 /// The refresh token in the tenant's encrypted secrets.
 pub struct StoredRefreshToken {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn TenantStore>,
     pub tenant: String,
 }
 

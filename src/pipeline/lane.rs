@@ -13,9 +13,8 @@ use super::transfer::{Context, Overrides};
 use super::Shared;
 use crate::dinero::OrganizationClient;
 use crate::domain::ErrorClass;
-use crate::store::{
-    EventStatus, Fence, NewDeadLetter, OrderRecord, StoreError, StoredEvent, Tenant,
-};
+use crate::domain::{EventStatus, NewDeadLetter, OrderRecord, StoredEvent, Tenant};
+use crate::store::{Fence, StoreError};
 
 pub enum Command {
     /// New events, a resume, or changed settings: look at the inbox again.
@@ -96,7 +95,7 @@ impl Lane {
             }
             self.shared.dinero.forget_token(tenant.organization_id);
         }
-        let credentials = super::credentials::stored_credentials(&self.shared.store, tenant);
+        let credentials = super::credentials::stored_credentials(self.shared.store.clone(), tenant);
         let client = self
             .shared
             .dinero
@@ -355,7 +354,7 @@ impl Lane {
             .order(&self.tenant_id, &event.order_id)
             .await
         {
-            record.step = crate::store::Step::Failed;
+            record.step = crate::domain::Step::Failed;
             let _ = self
                 .shared
                 .store

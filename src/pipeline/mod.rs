@@ -23,7 +23,8 @@ pub use transfer::Overrides;
 
 use crate::config::PipelineSettings;
 use crate::dinero::DineroClient;
-use crate::store::{OrderRecord, Store};
+use crate::domain::OrderRecord;
+use crate::store::Store;
 use lane::{Command, Lane};
 
 /// What every lane shares.

@@ -13,7 +13,8 @@ use super::error::TransferError;
 use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
 use crate::domain::mapping::{self, ContactKey, MappingSettings, TransferPlan};
 use crate::domain::order::OrderEvent;
-use crate::store::{Fence, OrderRecord, Step, Store, StoredEvent, Tenant};
+use crate::domain::{OrderRecord, Step, StoredEvent, Tenant};
+use crate::store::{Fence, Store};
 
 /// Per-call changes to the tenant's settings (manual transfer).
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]

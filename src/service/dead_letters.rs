@@ -2,8 +2,8 @@
 
 use super::{Core, CoreError, CoreResult};
 use crate::domain::TenantId;
+use crate::domain::{DeadLetter, Step};
 use crate::pipeline::Overrides;
-use crate::store::{DeadLetter, Step};
 
 impl Core {
     pub async fn dead_letters(&self, id: &TenantId) -> CoreResult<Vec<DeadLetter>> {

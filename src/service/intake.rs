@@ -2,8 +2,8 @@
 //! topic, whose consumer brings it back here. The one place that decides between the two.
 
 use super::{Core, CoreError, CoreResult};
+use crate::domain::{Accepted, EventSource};
 use crate::ingest::intake::{self, Checked};
-use crate::store::{Accepted, EventSource};
 
 /// Where an event came from.
 pub enum Origin<'a> {

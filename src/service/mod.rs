@@ -21,10 +21,11 @@ pub use readiness::Readiness;
 pub use tenants::{TenantInput, TenantView};
 
 use crate::dinero::DineroClient;
+use crate::domain::Tenant;
 use crate::domain::TenantId;
 use crate::ingest::kafka::{ConsumerHealth, EventProducer};
 use crate::pipeline::Pipeline;
-use crate::store::{Store, Tenant};
+use crate::store::Store;
 
 pub type CoreResult<T> = Result<T, CoreError>;
 

@@ -4,9 +4,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Core, CoreError, CoreResult};
+use crate::domain::{DeadLetter, HistoryEntry, OrderSummary, Step, Tenant};
 use crate::domain::{OrderId, TenantId};
 use crate::pipeline::{ManualError, Overrides, PipelineError};
-use crate::store::{DeadLetter, HistoryEntry, OrderFilter, OrderSummary, Step, Tenant};
+use crate::store::OrderFilter;
 
 /// The statuses an order can be listed by.
 pub const ORDER_STATUSES: &[&str] = &[

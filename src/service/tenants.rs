@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::{Core, CoreError, CoreResult};
 use crate::dinero::{Credentials, HeldRefreshToken, OrganizationClient};
 use crate::domain::TenantId;
+use crate::domain::{DineroCredentials, Tenant, TenantCounts, TenantSecrets, TenantSettings};
 use crate::pipeline::stored_credentials;
-use crate::store::{DineroCredentials, Tenant, TenantCounts, TenantSecrets, TenantSettings};
 
 /// A tenant as the platform sends it.
 #[derive(Debug, Deserialize)]
@@ -260,7 +260,9 @@ impl Core {
             (NewCredentials::Given(DineroCredentials::ApiKey { api_key }), _, _) => {
                 Credentials::api_key(api_key.clone())
             }
-            (NewCredentials::Kept, Some(existing), _) => stored_credentials(&self.store, existing),
+            (NewCredentials::Kept, Some(existing), _) => {
+                stored_credentials(self.store.clone(), existing)
+            }
             _ => unreachable!("credentials_input refuses a new tenant without credentials"),
         };
         let same_organization = existing
@@ -318,7 +320,7 @@ impl Core {
         let mut tenant = self.existing(id).await?;
         let client = self.dinero.organization(
             tenant.organization_id,
-            stored_credentials(&self.store, &tenant),
+            stored_credentials(self.store.clone(), &tenant),
         );
         match read_chart(&client, &tenant.settings).await {
             Ok(chart) => {

@@ -218,12 +218,7 @@ async fn outbox(
 }
 
 #[async_trait]
-impl Store for PgStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
+impl TenantStore for PgStore {
     async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
         let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
         let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
@@ -287,6 +282,29 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn tenant_counts(
+        &self,
+        tenant: Option<&str>,
+    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
+        let rows = sqlx::query(records::TENANT_COUNTS)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let counts = TenantCounts {
+                    pending_events: row.get("pending"),
+                    open_dead_letters: row.get("open_dead"),
+                };
+                (row.get("id"), counts)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl InboxStore for PgStore {
     async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
         let mut tx = self.pool.begin().await?;
         // One writer per tenant at a time: the duplicate checks below cannot race, and the
@@ -414,39 +432,34 @@ impl Store for PgStore {
         .await?)
     }
 
-    async fn tenant_counts(
+    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = $1 AND source_partition = ANY($2)",
+        )
+        .bind(topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn tenants_pending_on(
         &self,
-        tenant: Option<&str>,
-    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
-        let rows = sqlx::query(records::TENANT_COUNTS)
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let counts = TenantCounts {
-                    pending_events: row.get("pending"),
-                    open_dead_letters: row.get("open_dead"),
-                };
-                (row.get("id"), counts)
-            })
-            .collect())
+        topic: &str,
+        partitions: &[i32],
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = $1
+               AND source_partition = ANY($2)",
+        )
+        .bind(topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?)
     }
+}
 
-    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
-        let rows = sqlx::query(records::ORDER_SUMMARIES)
-            .bind(filter.tenant)
-            .bind(filter.held)
-            .bind(filter.after_seq)
-            .bind(filter.order_id)
-            .bind(filter.status)
-            .bind(filter.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(summary_from).collect()
-    }
-
+#[async_trait]
+impl LedgerStore for PgStore {
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
         let row = sqlx::query(
             "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = 'invoice'",
@@ -456,25 +469,6 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(order_from).transpose()
-    }
-
-    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
-        // The upsert locks the owner row: it waits for fenced writes of the previous claim
-        // to commit, and every write under that claim after this one fails.
-        let epoch: i64 = sqlx::query_scalar(
-            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES ($1, $2, 1, now())
-             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner,
-                epoch = tenant_owners.epoch + 1, claimed_at = excluded.claimed_at
-             RETURNING epoch",
-        )
-        .bind(tenant)
-        .bind(owner)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Fence {
-            tenant: tenant.to_owned(),
-            epoch,
-        })
     }
 
     async fn save_order(
@@ -589,6 +583,22 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
+        let rows = sqlx::query(records::ORDER_SUMMARIES)
+            .bind(filter.tenant)
+            .bind(filter.held)
+            .bind(filter.after_seq)
+            .bind(filter.order_id)
+            .bind(filter.status)
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from).collect()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for PgStore {
     async fn dead_letter_and_pause(
         &self,
         letter: NewDeadLetter,
@@ -744,16 +754,6 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = $1 AND source_partition = ANY($2)",
-        )
-        .bind(topic)
-        .bind(partitions)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     async fn add_outbox(
         &self,
         tenant: &str,
@@ -794,20 +794,35 @@ impl Store for PgStore {
         .await?;
         Ok(())
     }
+}
 
-    async fn tenants_pending_on(
-        &self,
-        topic: &str,
-        partitions: &[i32],
-    ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = $1
-               AND source_partition = ANY($2)",
+#[async_trait]
+impl OwnershipStore for PgStore {
+    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
+        // The upsert locks the owner row: it waits for fenced writes of the previous claim
+        // to commit, and every write under that claim after this one fails.
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES ($1, $2, 1, now())
+             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner,
+                epoch = tenant_owners.epoch + 1, claimed_at = excluded.claimed_at
+             RETURNING epoch",
         )
-        .bind(topic)
-        .bind(partitions)
-        .fetch_all(&self.pool)
-        .await?)
+        .bind(tenant)
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Fence {
+            tenant: tenant.to_owned(),
+            epoch,
+        })
+    }
+}
+
+#[async_trait]
+impl UpkeepStore for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned> {

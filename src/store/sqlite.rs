@@ -255,12 +255,7 @@ fn dead_letter_from(row: &SqliteRow) -> StoreResult<DeadLetter> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
+impl TenantStore for SqliteStore {
     async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
         let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
         let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
@@ -324,6 +319,29 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn tenant_counts(
+        &self,
+        tenant: Option<&str>,
+    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
+        let rows = sqlx::query(records::TENANT_COUNTS)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let counts = TenantCounts {
+                    pending_events: row.get("pending"),
+                    open_dead_letters: row.get("open_dead"),
+                };
+                (row.get("id"), counts)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl InboxStore for SqliteStore {
     async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
         let mut tx = self.write().await?;
         let existing: Option<i64> =
@@ -429,26 +447,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
-        let mut tx = self.write().await?;
-        let epoch: i64 = sqlx::query_scalar(
-            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES (?, ?, 1, ?)
-             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner, epoch = tenant_owners.epoch + 1,
-                claimed_at = excluded.claimed_at
-             RETURNING epoch",
-        )
-        .bind(tenant)
-        .bind(owner)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Fence {
-            tenant: tenant.to_owned(),
-            epoch,
-        })
-    }
-
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
         Ok(
             sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events WHERE status = 'pending'")
@@ -466,39 +464,40 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn tenant_counts(
+    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        let list = serde_json::to_string(partitions).expect("numbers serialize");
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = ?
+               AND source_partition IN (SELECT value FROM json_each(?))",
+        )
+        .bind(topic)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn tenants_pending_on(
         &self,
-        tenant: Option<&str>,
-    ) -> StoreResult<BTreeMap<String, TenantCounts>> {
-        let rows = sqlx::query(records::TENANT_COUNTS)
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let counts = TenantCounts {
-                    pending_events: row.get("pending"),
-                    open_dead_letters: row.get("open_dead"),
-                };
-                (row.get("id"), counts)
-            })
-            .collect())
+        topic: &str,
+        partitions: &[i32],
+    ) -> StoreResult<Vec<String>> {
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(partitions).expect("numbers serialize");
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = ?
+               AND source_partition IN (SELECT value FROM json_each(?))",
+        )
+        .bind(topic)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?)
     }
+}
 
-    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
-        let rows = sqlx::query(records::ORDER_SUMMARIES)
-            .bind(filter.tenant)
-            .bind(filter.held)
-            .bind(filter.after_seq)
-            .bind(filter.order_id)
-            .bind(filter.status)
-            .bind(filter.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(summary_from).collect()
-    }
-
+#[async_trait]
+impl LedgerStore for SqliteStore {
     async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
         let row = sqlx::query(
             "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = 'invoice'",
@@ -621,6 +620,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
+        let rows = sqlx::query(records::ORDER_SUMMARIES)
+            .bind(filter.tenant)
+            .bind(filter.held)
+            .bind(filter.after_seq)
+            .bind(filter.order_id)
+            .bind(filter.status)
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from).collect()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteStore {
     async fn dead_letter_and_pause(
         &self,
         letter: NewDeadLetter,
@@ -777,18 +792,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
-        let list = serde_json::to_string(partitions).expect("numbers serialize");
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = ?
-               AND source_partition IN (SELECT value FROM json_each(?))",
-        )
-        .bind(topic)
-        .bind(list)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     async fn add_outbox(
         &self,
         tenant: &str,
@@ -830,24 +833,36 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+}
 
-    async fn tenants_pending_on(
-        &self,
-        topic: &str,
-        partitions: &[i32],
-    ) -> StoreResult<Vec<String>> {
-        if partitions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = serde_json::to_string(partitions).expect("numbers serialize");
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = ?
-               AND source_partition IN (SELECT value FROM json_each(?))",
+#[async_trait]
+impl OwnershipStore for SqliteStore {
+    async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
+        let mut tx = self.write().await?;
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES (?, ?, 1, ?)
+             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner, epoch = tenant_owners.epoch + 1,
+                claimed_at = excluded.claimed_at
+             RETURNING epoch",
         )
-        .bind(topic)
-        .bind(list)
-        .fetch_all(&self.pool)
-        .await?)
+        .bind(tenant)
+        .bind(owner)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Fence {
+            tenant: tenant.to_owned(),
+            epoch,
+        })
+    }
+}
+
+#[async_trait]
+impl UpkeepStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned> {

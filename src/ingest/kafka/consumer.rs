@@ -20,10 +20,11 @@ use super::decode;
 use super::storm::StormGuard;
 use crate::config::KafkaSettings;
 use crate::domain::ErrorClass;
+use crate::domain::EventSource;
 use crate::ingest::intake;
 use crate::pipeline::Pipeline;
 use crate::service::{Core, CoreError, Origin};
-use crate::store::{EventSource, Store};
+use crate::store::Store;
 
 /// What readiness reports about Kafka.
 #[derive(Default)]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::producer::EventProducer;
-use crate::store::Store;
+use crate::store::DeadLetterStore;
 
 pub struct OutboxPublisher {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn DeadLetterStore>,
     pub producer: EventProducer,
 }
 

@@ -1,0 +1,125 @@
+//! The ledger: where each order stands in its transfer to Dinero, step by step.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::UnknownValue;
+
+/// Where an order stands in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Received,
+    Contact,
+    InvoiceCreated,
+    Booked,
+    Paid,
+    Done,
+    Failed,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Received => "received",
+            Step::Contact => "contact",
+            Step::InvoiceCreated => "invoice_created",
+            Step::Booked => "booked",
+            Step::Paid => "paid",
+            Step::Done => "done",
+            Step::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, UnknownValue> {
+        Ok(match text {
+            "received" => Step::Received,
+            "contact" => Step::Contact,
+            "invoice_created" => Step::InvoiceCreated,
+            "booked" => Step::Booked,
+            "paid" => Step::Paid,
+            "done" => Step::Done,
+            "failed" => Step::Failed,
+            other => return Err(UnknownValue(format!("ledger step '{other}'"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRecord {
+    pub tenant_id: String,
+    pub order_id: String,
+    pub event_seq: i64,
+    pub step: Step,
+    /// A Dinero write sent whose answer was not recorded: look it up before sending again.
+    pub in_flight: Option<String>,
+    /// The owner epoch that sent it.
+    pub in_flight_epoch: Option<i64>,
+    pub contact_guid: Option<Uuid>,
+    pub invoice_guid: Option<Uuid>,
+    pub invoice_version: Option<String>,
+    pub invoice_number: Option<i64>,
+    pub payments_done: u32,
+    pub attempts: u32,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderRecord {
+    pub fn new(tenant_id: &str, order_id: &str, event_seq: i64) -> Self {
+        let now = Utc::now();
+        OrderRecord {
+            tenant_id: tenant_id.into(),
+            order_id: order_id.into(),
+            event_seq,
+            step: Step::Received,
+            in_flight: None,
+            in_flight_epoch: None,
+            contact_guid: None,
+            invoice_guid: None,
+            invoice_version: None,
+            invoice_number: None,
+            payments_done: 0,
+            attempts: 0,
+            error_class: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub detail: Option<String>,
+}
+
+/// Where an order stands, as the orders list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderSummary {
+    /// The sequence number of its event: the list's cursor.
+    #[serde(skip)]
+    pub seq: i64,
+    pub order_id: String,
+    /// done, failed, resolved, held, pending or in_progress.
+    pub status: String,
+    pub event_id: String,
+    pub received_at: DateTime<Utc>,
+    pub step: Option<Step>,
+    pub dinero: DineroRefs,
+    pub error: Option<String>,
+    pub error_class: Option<String>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DineroRefs {
+    pub invoice_guid: Option<Uuid>,
+    pub invoice_number: Option<i64>,
+    pub contact_guid: Option<Uuid>,
+}

@@ -1,0 +1,85 @@
+//! A tenant (one shop, one Dinero organization): how its orders are transferred, its
+//! write-only secrets, whether it is paused.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::mapping::AccountMapping;
+
+/// How a tenant's orders are transferred.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Transfer every order as it arrives; off: only by manual transfer.
+    pub auto_transfer: bool,
+    /// Book with the shop's own invoice number.
+    pub lock_voucher_number: bool,
+    /// Book the invoice; off: leave it as a draft.
+    pub book: bool,
+    /// Register the payment (and gift cards) on the booked invoice.
+    pub register_payment: bool,
+    pub accounts: AccountMapping,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            auto_transfer: true,
+            lock_voucher_number: false,
+            book: true,
+            register_payment: false,
+            accounts: AccountMapping::default(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DineroCredentials {
+    ApiKey { api_key: String },
+    VismaConnect { refresh_token: String },
+}
+
+/// Write-only secrets of a tenant; encrypted at rest, never shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSecrets {
+    pub dinero: DineroCredentials,
+    /// `whsec_...`; several while one is rotated.
+    pub webhook_secrets: Vec<String>,
+}
+
+impl fmt::Debug for TenantSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TenantSecrets([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub organization_id: i64,
+    pub settings: TenantSettings,
+    /// VAT percent of each entry account in Dinero, read when the tenant was saved.
+    pub account_vat: BTreeMap<i32, Decimal>,
+    pub secrets: TenantSecrets,
+    pub paused: Option<Pause>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tenant's waiting events and open dead letters, for its view.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TenantCounts {
+    pub pending_events: i64,
+    pub open_dead_letters: i64,
+}
