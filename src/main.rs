@@ -109,7 +109,7 @@ async fn run() -> anyhow::Result<()> {
                 None => DineroConfig {
                     client_id,
                     client_secret: client_secret.into(),
-                    ..DineroConfig::default()
+                    ..Settings::defaults().dinero
                 },
             };
             let client = DineroClient::new(config)?

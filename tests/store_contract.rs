@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use dinero_bridge::config::{EncryptionKeys, StoreSettings};
+use dinero_bridge::config::{EncryptionKeys, Settings, StoreSettings};
 use dinero_bridge::domain::erasure::CustomerRef;
 use dinero_bridge::domain::ErrorClass;
 use dinero_bridge::domain::{
@@ -40,7 +40,7 @@ impl Backend {
         let dir = tempfile::tempdir().unwrap();
         let settings = StoreSettings {
             url: format!("sqlite://{}", dir.path().join("store.db").display()),
-            ..StoreSettings::default()
+            ..Settings::defaults().store
         };
         Backend {
             store: store::open(&settings, keys(), true).await.unwrap(),
@@ -54,7 +54,7 @@ impl Backend {
         let db = PgDatabase::create().await;
         let settings = StoreSettings {
             url: db.url.clone(),
-            ..StoreSettings::default()
+            ..Settings::defaults().store
         };
         Backend {
             store: store::open(&settings, keys(), true).await.unwrap(),

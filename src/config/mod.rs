@@ -1,6 +1,8 @@
-//! Settings: defaults, then a TOML file, then `DINERO_BRIDGE__SECTION__KEY` environment
-//! variables. A bad value fails at start with a message naming the key. Secrets may come from
-//! files (`*_file` keys) and are never printed.
+//! Settings: the documented `config/dinero-bridge.toml` (embedded: the one source of every
+//! default), then a TOML file, then `DINERO_BRIDGE__SECTION__KEY` environment variables. A bad
+//! value fails at start with a message naming the key. Secrets may come from files (`*_file`
+//! keys) and are never printed.
+#![deny(missing_docs)]
 
 mod secrets;
 
@@ -16,32 +18,39 @@ use serde::{Deserialize, Serialize};
 use crate::dinero::DineroConfig;
 pub use secrets::{AdminTokens, EncryptionKeys};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Every setting of the service, by section as in `config/dinero-bridge.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    #[serde(default)]
+    /// The HTTP listener: webhook, admin API, health.
     pub http: HttpSettings,
-    #[serde(default)]
+    /// Where the inbox, ledger and tenants are kept.
     pub store: StoreSettings,
-    #[serde(default)]
+    /// Admin tokens and the key that encrypts tenant secrets.
     pub security: SecuritySettings,
-    #[serde(default)]
+    /// Where Dinero is and how it is called.
     pub dinero: DineroConfig,
-    #[serde(default)]
+    /// Retries, tolerances and shutdown of the tenant lanes.
     pub pipeline: PipelineSettings,
-    #[serde(default)]
+    /// Kafka mode (off: embedded mode).
     pub kafka: KafkaSettings,
-    #[serde(default)]
+    /// Log format and level.
     pub log: LogSettings,
 }
+
+/// The documented configuration file, embedded: every default comes from here.
+pub const DEFAULTS: &str = include_str!("../../config/dinero-bridge.toml");
 
 /// Kafka mode: the consumer group on the input topic, the dead-letter topic, the producer
 /// that webhooks go through. Off by default (embedded mode).
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
+    /// On: consume the input topic and send webhooks through it.
     pub enabled: bool,
+    /// Brokers to start from, `host:port` separated by commas.
     pub bootstrap_servers: String,
+    /// The consumer group all replicas join.
     pub group_id: String,
     /// CloudEvents order events, key = tenant id.
     pub input_topic: String,
@@ -49,45 +58,89 @@ pub struct KafkaSettings {
     pub dead_letter_topic: String,
     /// Create both topics at start (brokers without auto-creation, e.g. tansu).
     pub create_topics: bool,
+    /// Partitions of topics created at start.
     pub partitions: i32,
+    /// Replication factor of topics created at start.
     pub replication_factor: i32,
-    /// plaintext | ssl | sasl_plaintext | sasl_ssl
-    pub security_protocol: String,
-    pub sasl_mechanism: Option<String>,
+    /// How the client talks to the brokers.
+    pub security_protocol: SecurityProtocol,
+    /// The SASL mechanism, with a `sasl_*` protocol.
+    pub sasl_mechanism: Option<SaslMechanism>,
+    /// The SASL user name.
     pub sasl_username: Option<String>,
+    /// The SASL password (better from the environment or a secret).
+    #[serde(serialize_with = "secrets::redacted_option")]
     pub sasl_password: Option<String>,
+    /// A PEM file of the CA that signed the brokers' certificates.
     pub ssl_ca_location: Option<PathBuf>,
+    /// The consumer's session timeout: a replica silent this long leaves the group.
     pub session_timeout_ms: u32,
+    /// How often the consumer tells the group it is alive (at most a third of the above).
     pub heartbeat_interval_ms: u32,
     /// The storm guard: over the last `storm_window` records, more than this share refused
     /// means a bad deploy, not bad data: stop consuming and report not ready.
     pub storm_window: usize,
+    /// See `storm_window`.
     pub storm_max_refused_ratio: f64,
     /// Further librdkafka properties, passed as they are.
     pub properties: std::collections::BTreeMap<String, String>,
 }
 
-impl Default for KafkaSettings {
-    fn default() -> Self {
-        KafkaSettings {
-            enabled: false,
-            bootstrap_servers: "127.0.0.1:9092".into(),
-            group_id: "dinero-bridge".into(),
-            input_topic: "shop.orders".into(),
-            dead_letter_topic: "shop.orders.dead-letter".into(),
-            create_topics: false,
-            partitions: 6,
-            replication_factor: 1,
-            security_protocol: "plaintext".into(),
-            sasl_mechanism: None,
-            sasl_username: None,
-            sasl_password: None,
-            ssl_ca_location: None,
-            session_timeout_ms: 6_000,
-            heartbeat_interval_ms: 2_000,
-            storm_window: 50,
-            storm_max_refused_ratio: 0.5,
-            properties: Default::default(),
+/// How the Kafka client talks to the brokers (librdkafka's `security.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    /// No TLS, no SASL.
+    Plaintext,
+    /// TLS.
+    Ssl,
+    /// SASL without TLS.
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// librdkafka's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+}
+
+/// SASL mechanisms librdkafka offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SaslMechanism {
+    /// User name and password in the clear (over TLS only).
+    #[serde(rename = "PLAIN")]
+    Plain,
+    /// SCRAM with SHA-256.
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    /// SCRAM with SHA-512.
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+    /// OAuth bearer tokens.
+    #[serde(rename = "OAUTHBEARER")]
+    OauthBearer,
+    /// Kerberos.
+    #[serde(rename = "GSSAPI")]
+    Gssapi,
+}
+
+impl SaslMechanism {
+    /// librdkafka's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OauthBearer => "OAUTHBEARER",
+            SaslMechanism::Gssapi => "GSSAPI",
         }
     }
 }
@@ -108,8 +161,9 @@ impl std::fmt::Debug for KafkaSettings {
     }
 }
 
+/// The HTTP listener.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     /// Where the webhook, admin API, health and metrics listen.
     pub listen: SocketAddr,
@@ -120,22 +174,14 @@ pub struct HttpSettings {
     pub workers: usize,
 }
 
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            listen: "127.0.0.1:8080".parse().expect("valid default"),
-            max_body_bytes: 256 * 1024,
-            workers: 0,
-        }
-    }
-}
-
+/// The store: SQLite for the embedded default, PostgreSQL for replicas.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     /// `sqlite://PATH` (the embedded default; folders are created) or
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]` (production).
     pub url: String,
+    /// Connections in the pool, per replica.
     pub max_connections: u32,
     /// Apply pending migrations at start-up; off: run `dinero-bridge migrate` first.
     pub migrate_on_start: bool,
@@ -143,9 +189,8 @@ pub struct StoreSettings {
     pub acquire_timeout_secs: u64,
     /// PostgreSQL: a statement running longer is cancelled (and retried as transient).
     pub statement_timeout_secs: u64,
-    /// PostgreSQL TLS: disable, allow, prefer, require, verify-ca or verify-full; unset:
-    /// the URL's `sslmode`, else prefer.
-    pub tls_mode: Option<String>,
+    /// PostgreSQL TLS; unset: the URL's `sslmode`, else prefer.
+    pub tls_mode: Option<PgTlsMode>,
     /// PostgreSQL TLS: a PEM file of the CA that signed the server's certificate.
     pub tls_root_cert: Option<PathBuf>,
     /// Finished inbox rows, done orders' history, published outbox records and closed dead
@@ -155,39 +200,49 @@ pub struct StoreSettings {
     pub prune_interval_secs: u64,
 }
 
-impl Default for StoreSettings {
-    fn default() -> Self {
-        StoreSettings {
-            url: "sqlite://./data/dinero-bridge.db".into(),
-            max_connections: 8,
-            migrate_on_start: true,
-            acquire_timeout_secs: 10,
-            statement_timeout_secs: 30,
-            tls_mode: None,
-            tls_root_cert: None,
-            retention_days: 90,
-            prune_interval_secs: 3600,
+/// Which database `store.url` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `sqlite://PATH`
+    Sqlite,
+    /// `postgres://...`
+    Postgres,
+}
+
+/// PostgreSQL's TLS modes (`sslmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PgTlsMode {
+    /// Never TLS.
+    Disable,
+    /// TLS if the server insists.
+    Allow,
+    /// TLS if the server offers it.
+    Prefer,
+    /// TLS, without checking the certificate.
+    Require,
+    /// TLS with a certificate signed by the CA (`tls_root_cert`).
+    VerifyCa,
+    /// As verify-ca, and the certificate names the host.
+    VerifyFull,
+}
+
+impl PgTlsMode {
+    /// PostgreSQL's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgTlsMode::Disable => "disable",
+            PgTlsMode::Allow => "allow",
+            PgTlsMode::Prefer => "prefer",
+            PgTlsMode::Require => "require",
+            PgTlsMode::VerifyCa => "verify-ca",
+            PgTlsMode::VerifyFull => "verify-full",
         }
     }
 }
 
-/// Which database `store.url` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    Sqlite,
-    Postgres,
-}
-
-const TLS_MODES: [&str; 6] = [
-    "disable",
-    "allow",
-    "prefer",
-    "require",
-    "verify-ca",
-    "verify-full",
-];
-
 impl StoreSettings {
+    /// Which database the URL names, if either.
     pub fn kind(&self) -> Option<StoreKind> {
         if self.url.starts_with("sqlite:") {
             Some(StoreKind::Sqlite)
@@ -198,10 +253,12 @@ impl StoreSettings {
         }
     }
 
+    /// `acquire_timeout_secs` as a duration.
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.acquire_timeout_secs)
     }
 
+    /// `statement_timeout_secs` as a duration.
     pub fn statement_timeout(&self) -> Duration {
         Duration::from_secs(self.statement_timeout_secs)
     }
@@ -212,20 +269,25 @@ impl StoreSettings {
     }
 }
 
+/// Admin tokens and the key that encrypts tenant secrets at rest.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Bearer tokens of the admin API. Empty: one is generated into `<data dir>/admin-token`.
+    #[serde(serialize_with = "secrets::redacted_list")]
     pub admin_tokens: Vec<String>,
     /// A file with one admin token per line (e.g. a mounted Kubernetes secret).
     pub admin_tokens_file: Option<PathBuf>,
     /// Base64 of the 32-byte AES-256-GCM key that encrypts tenant secrets at rest.
     /// Empty: one is generated into `<data dir>/encryption-key` on first start.
+    #[serde(serialize_with = "secrets::redacted_option")]
     pub encryption_key: Option<String>,
+    /// A file holding `encryption_key` (e.g. a mounted Kubernetes secret).
     pub encryption_key_file: Option<PathBuf>,
     /// The id stored with each ciphertext, so keys can be rotated.
     pub encryption_key_id: String,
     /// Earlier keys by id (base64), still accepted for reading during a rotation.
+    #[serde(serialize_with = "secrets::redacted_map")]
     pub previous_encryption_keys: std::collections::BTreeMap<String, String>,
 }
 
@@ -248,25 +310,15 @@ impl std::fmt::Debug for SecuritySettings {
     }
 }
 
-impl Default for SecuritySettings {
-    fn default() -> Self {
-        SecuritySettings {
-            admin_tokens: Vec::new(),
-            admin_tokens_file: None,
-            encryption_key: None,
-            encryption_key_file: None,
-            encryption_key_id: "k1".into(),
-            previous_encryption_keys: Default::default(),
-        }
-    }
-}
-
+/// The tenant lanes: retries, the totals check, shutdown, invoice dates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct PipelineSettings {
     /// Attempts at a transient failure before the order is dead-lettered.
     pub max_attempts: u32,
+    /// The first backoff between attempts; it doubles, with jitter.
     pub backoff_initial_ms: u64,
+    /// The longest backoff between attempts.
     pub backoff_max_ms: u64,
     /// Largest accepted difference between an invoice's and its order's totals.
     pub totals_tolerance: Decimal,
@@ -276,21 +328,9 @@ pub struct PipelineSettings {
     pub time_zone: String,
 }
 
-impl Default for PipelineSettings {
-    fn default() -> Self {
-        PipelineSettings {
-            max_attempts: 8,
-            backoff_initial_ms: 500,
-            backoff_max_ms: 60_000,
-            totals_tolerance: Decimal::new(1, 2),
-            shutdown_grace_secs: 20,
-            time_zone: "Europe/Copenhagen".into(),
-        }
-    }
-}
-
+/// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` for people, `json` for log collectors.
     pub format: LogFormat,
@@ -298,35 +338,43 @@ pub struct LogSettings {
     pub level: String,
 }
 
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
-    }
-}
-
+/// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// For people.
     Text,
+    /// For log collectors.
     Json,
 }
 
+/// A configuration the service cannot start with.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file, or settings taken together, are wrong.
     #[error("configuration: {0}")]
     Invalid(String),
+    /// One key's value is wrong.
     #[error("configuration key `{key}`: {message}")]
-    Key { key: &'static str, message: String },
+    Key {
+        /// The key, e.g. `store.url`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl Settings {
+    /// The documented defaults alone.
+    pub fn defaults() -> Settings {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("config/dinero-bridge.toml holds every setting")
+    }
+
     /// Defaults, then the file (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        // Every section and key has a serde default, so an empty figment gives the defaults.
-        let mut figment = Figment::new();
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Invalid(format!(
@@ -357,14 +405,6 @@ impl Settings {
                 "store.url",
                 "must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
             );
-        }
-        if let Some(mode) = &self.store.tls_mode {
-            if !TLS_MODES.contains(&mode.as_str()) {
-                return key(
-                    "store.tls_mode",
-                    "must be disable, allow, prefer, require, verify-ca or verify-full",
-                );
-            }
         }
         if self.store.acquire_timeout_secs == 0 || self.store.statement_timeout_secs == 0 {
             return key(
@@ -440,14 +480,6 @@ impl Settings {
                     "input and dead-letter topics must be set and differ",
                 );
             }
-            if !["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]
-                .contains(&kafka.security_protocol.as_str())
-            {
-                return key(
-                    "kafka.security_protocol",
-                    "is one of plaintext, ssl, sasl_plaintext, sasl_ssl",
-                );
-            }
             if kafka.partitions < 1 || kafka.replication_factor < 1 {
                 return key(
                     "kafka.partitions",
@@ -489,6 +521,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
+    /// `pipeline.time_zone`, parsed (validated at load).
     pub fn time_zone(&self) -> chrono_tz::Tz {
         self.pipeline
             .time_zone
@@ -508,17 +541,115 @@ mod tests {
         Settings::load(Some(&path))
     }
 
+    /// Leaf keys of a settings tree, dotted; an empty table (a map setting) is a leaf.
+    fn leaves(
+        prefix: &str,
+        value: &serde_json::Value,
+        keys: &mut std::collections::BTreeSet<String>,
+    ) {
+        match value.as_object() {
+            Some(fields) if !fields.is_empty() => {
+                for (key, value) in fields {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    leaves(&path, value, keys);
+                }
+            }
+            _ => {
+                keys.insert(prefix.to_owned());
+            }
+        }
+    }
+
+    /// Keys the documented file shows commented out (`# key = ...`: optional settings with
+    /// no default), by section; examples inside map tables are entries, not keys.
+    fn commented_keys(text: &str) -> std::collections::BTreeSet<String> {
+        let mut section = String::new();
+        let mut keys = std::collections::BTreeSet::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = header.to_owned();
+            } else if let Some(rest) = line.strip_prefix('#') {
+                let Some((key, _)) = rest.split_once('=') else {
+                    continue;
+                };
+                let key = key.trim();
+                let is_key =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                if is_key && !section.contains('.') {
+                    keys.insert(format!("{section}.{key}"));
+                }
+            }
+        }
+        keys
+    }
+
+    /// One source of defaults: every setting is in the documented file (set, or commented
+    /// out when it has no default), and every key of the file is a setting.
     #[test]
-    fn the_shipped_file_documents_every_key_with_its_default() {
-        let shipped = Settings::load(Some(Path::new("config/dinero-bridge.toml"))).unwrap();
-        let defaults = Settings::load(None).unwrap();
-        assert_eq!(shipped.http.listen, defaults.http.listen);
-        assert_eq!(shipped.store.url, defaults.store.url);
-        assert_eq!(
-            shipped.pipeline.totals_tolerance,
-            defaults.pipeline.totals_tolerance
+    fn every_setting_is_in_the_documented_file_and_every_key_there_is_a_setting() {
+        let mut settings = std::collections::BTreeSet::new();
+        leaves(
+            "",
+            &serde_json::to_value(Settings::defaults()).unwrap(),
+            &mut settings,
         );
-        assert_eq!(shipped.dinero.requests_per_minute, 90);
+        let file: serde_json::Value = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
+        let mut documented = commented_keys(DEFAULTS);
+        leaves("", &file, &mut documented);
+        let undocumented: Vec<_> = settings.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&settings).collect();
+        assert!(
+            undocumented.is_empty() && unknown.is_empty(),
+            "settings missing from config/dinero-bridge.toml: {undocumented:?}; \
+             keys there that are no setting: {unknown:?}"
+        );
+        assert!(
+            settings.len() > 50,
+            "the walk found the settings: {settings:?}"
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_file() {
+        let defaults = Settings::load(None).unwrap();
+        assert_eq!(defaults.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(defaults.dinero.requests_per_minute, 90);
+        assert_eq!(
+            defaults.kafka.security_protocol,
+            SecurityProtocol::Plaintext
+        );
+        assert_eq!(defaults.store.tls_mode, None);
+        let shown = serde_json::to_string(&defaults).unwrap();
+        assert!(
+            shown.contains("\"client_secret\":\"[REDACTED]\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn modes_are_enums_named_as_their_systems_name_them() {
+        let settings = load(
+            "[store]\ntls_mode = \"verify-full\"\n\
+             [kafka]\nsecurity_protocol = \"sasl_ssl\"\nsasl_mechanism = \"SCRAM-SHA-512\"",
+        )
+        .unwrap();
+        assert_eq!(settings.store.tls_mode, Some(PgTlsMode::VerifyFull));
+        assert_eq!(settings.kafka.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(
+            settings.kafka.sasl_mechanism,
+            Some(SaslMechanism::ScramSha512)
+        );
+        for (toml, key) in [
+            ("[kafka]\nsecurity_protocol = \"tls\"", "security_protocol"),
+            ("[kafka]\nsasl_mechanism = \"scram\"", "sasl_mechanism"),
+        ] {
+            let error = load(toml).unwrap_err().to_string();
+            assert!(error.contains(key), "{toml}: '{error}' does not name {key}");
+        }
     }
 
     #[test]

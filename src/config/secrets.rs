@@ -11,15 +11,49 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::{ConfigError, Settings};
+
+/// Serializes a secret setting as `[REDACTED]` when set (settings are printed for operators).
+pub(super) fn redacted_option<S: serde::Serializer>(
+    value: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(|_| "[REDACTED]").serialize(serializer)
+}
+
+/// As `redacted_option`, for a list: one `[REDACTED]` per entry.
+pub(super) fn redacted_list<S: serde::Serializer>(
+    values: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    values
+        .iter()
+        .map(|_| "[REDACTED]")
+        .collect::<Vec<_>>()
+        .serialize(serializer)
+}
+
+/// As `redacted_option`, for a map: its keys (ids), values redacted.
+pub(super) fn redacted_map<S: serde::Serializer>(
+    values: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    values
+        .keys()
+        .map(|key| (key, "[REDACTED]"))
+        .collect::<BTreeMap<_, _>>()
+        .serialize(serializer)
+}
 
 /// The admin API's bearer tokens.
 #[derive(Clone)]
 pub struct AdminTokens(Vec<SecretString>);
 
 impl AdminTokens {
+    /// The configured tokens.
     pub fn new(tokens: Vec<String>) -> Self {
         AdminTokens(tokens.into_iter().map(SecretString::from).collect())
     }
@@ -36,7 +70,9 @@ impl AdminTokens {
 /// AES-256-GCM keys by id: the current one encrypts, all decrypt.
 #[derive(Clone)]
 pub struct EncryptionKeys {
+    /// The id of the key that encrypts.
     pub current_id: String,
+    /// Every key by id, the current one included.
     pub keys: BTreeMap<String, [u8; 32]>,
 }
 
@@ -88,6 +124,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 impl Settings {
+    /// The admin tokens: configured, from their file, or (embedded default only) generated.
     pub fn admin_tokens(&self) -> Result<AdminTokens, ConfigError> {
         let mut tokens: Vec<String> = self
             .security
@@ -120,6 +157,8 @@ impl Settings {
         Ok(AdminTokens::new(tokens))
     }
 
+    /// The encryption keys: configured, from their file, or (embedded default only)
+    /// generated.
     pub fn encryption_keys(&self) -> Result<EncryptionKeys, ConfigError> {
         let current = match (
             &self.security.encryption_key,

@@ -1,13 +1,16 @@
 //! Where Dinero is and how the client treats it: URLs, integrator credentials, timeouts and
-//! the request budget per organization.
+//! the request budget per organization. Its defaults are the `[dinero]` section of
+//! `config/dinero-bridge.toml`.
+#![deny(missing_docs)]
 
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The `[dinero]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DineroConfig {
     /// Base URL of the API (paths carry their own version: /v1/, /v1.2/, /v2/).
     pub api_url: String,
@@ -18,16 +21,21 @@ pub struct DineroConfig {
     /// Integrator client id for the personal-integration grant.
     pub client_id: String,
     /// Integrator client secret for the personal-integration grant.
+    #[serde(serialize_with = "redacted")]
     pub client_secret: SecretString,
     /// Visma Connect client id (`isv_...`), for tenants that connect by OAuth.
     pub connect_client_id: String,
+    /// Visma Connect client secret.
+    #[serde(serialize_with = "redacted")]
     pub connect_client_secret: SecretString,
+    /// Time to open a connection to Dinero.
     pub connect_timeout_ms: u64,
     /// Total time for one HTTP exchange, including reading the body.
     pub request_timeout_ms: u64,
     /// Steady request rate per organization; 0 switches the limiter off. Dinero allows 100 a
     /// minute; 90 plus a burst of 10 never exceeds 100 in any 60 seconds.
     pub requests_per_minute: u32,
+    /// Requests allowed at once on top of the steady rate.
     pub burst: u32,
     /// How long one call may wait out 429s before it gives up as `Throttled`.
     pub max_throttle_wait_secs: u64,
@@ -35,28 +43,14 @@ pub struct DineroConfig {
     pub token_renew_margin_secs: u64,
 }
 
-impl Default for DineroConfig {
-    fn default() -> Self {
-        DineroConfig {
-            api_url: "https://api.dinero.dk".into(),
-            token_url: "https://authz.dinero.dk/dineroapi/oauth/token".into(),
-            connect_token_url: "https://connect.visma.com/connect/token".into(),
-            client_id: String::new(),
-            client_secret: SecretString::from(String::new()),
-            connect_client_id: String::new(),
-            connect_client_secret: SecretString::from(String::new()),
-            connect_timeout_ms: 5_000,
-            request_timeout_ms: 30_000,
-            requests_per_minute: 90,
-            burst: 10,
-            max_throttle_wait_secs: 300,
-            token_renew_margin_secs: 60,
-        }
-    }
+/// Secrets are shown as `[REDACTED]` when settings are printed.
+fn redacted<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[REDACTED]")
 }
 
 impl DineroConfig {
-    /// All three endpoints at one base URL, as `dinero-sim` serves them.
+    /// All three endpoints at one base URL, as `dinero-sim` serves them; the rest as
+    /// documented.
     pub fn for_simulator(base_url: &str, client_id: &str, client_secret: &str) -> Self {
         let base = base_url.trim_end_matches('/');
         DineroConfig {
@@ -65,14 +59,16 @@ impl DineroConfig {
             connect_token_url: format!("{base}/connect/token"),
             client_id: client_id.to_owned(),
             client_secret: SecretString::from(client_secret.to_owned()),
-            ..Self::default()
+            ..crate::config::Settings::defaults().dinero
         }
     }
 
+    /// `connect_timeout_ms` as a duration.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// `request_timeout_ms` as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ use super::records::{
     self, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
 };
 use super::*;
-use crate::config::{EncryptionKeys, StoreSettings};
+use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
 
 pub struct PgStore {
     pool: PgPool,
@@ -36,11 +36,15 @@ fn options(settings: &StoreSettings) -> StoreResult<PgConnectOptions> {
             "statement_timeout",
             format!("{}ms", settings.statement_timeout().as_millis()),
         )]);
-    if let Some(mode) = &settings.tls_mode {
-        options = options.ssl_mode(
-            mode.parse()
-                .map_err(|_| StoreError::Corrupt(format!("store.tls_mode '{mode}'")))?,
-        );
+    if let Some(mode) = settings.tls_mode {
+        options = options.ssl_mode(match mode {
+            PgTlsMode::Disable => PgSslMode::Disable,
+            PgTlsMode::Allow => PgSslMode::Allow,
+            PgTlsMode::Prefer => PgSslMode::Prefer,
+            PgTlsMode::Require => PgSslMode::Require,
+            PgTlsMode::VerifyCa => PgSslMode::VerifyCa,
+            PgTlsMode::VerifyFull => PgSslMode::VerifyFull,
+        });
     }
     if let Some(cert) = &settings.tls_root_cert {
         options = options.ssl_root_cert(cert);

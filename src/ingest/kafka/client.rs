@@ -10,13 +10,13 @@ pub fn base(settings: &KafkaSettings) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
-        .set("security.protocol", &settings.security_protocol)
+        .set("security.protocol", settings.security_protocol.as_str())
         .set(
             "client.id",
             concat!("dinero-bridge/", env!("CARGO_PKG_VERSION")),
         );
-    if let Some(mechanism) = &settings.sasl_mechanism {
-        config.set("sasl.mechanism", mechanism);
+    if let Some(mechanism) = settings.sasl_mechanism {
+        config.set("sasl.mechanism", mechanism.as_str());
     }
     if let Some(username) = &settings.sasl_username {
         config.set("sasl.username", username);
