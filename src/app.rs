@@ -98,7 +98,7 @@ impl Application {
                 store.clone(),
                 dinero,
                 pipeline,
-                Some(producer.clone()),
+                Some(Arc::new(producer.clone())),
                 Some(health.clone()),
             );
             let consumer = Consumer::new(&settings.kafka, store.clone(), core.clone(), health)?;

@@ -105,7 +105,11 @@ async fn run() -> anyhow::Result<()> {
         } => {
             init_logging(LogFormat::Text, "warn");
             let config = match base_url {
-                Some(url) => DineroConfig::for_simulator(&url, &client_id, &client_secret),
+                Some(url) => {
+                    Settings::defaults()
+                        .dinero
+                        .for_simulator(&url, &client_id, &client_secret)
+                }
                 None => DineroConfig {
                     client_id,
                     client_secret: client_secret.into(),

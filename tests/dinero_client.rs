@@ -25,7 +25,9 @@ async fn simulator(adjust: impl FnOnce(&mut SimConfig)) -> Simulator {
 }
 
 fn client_config(sim: &Simulator) -> DineroConfig {
-    let mut config = DineroConfig::for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
+    let mut config = dinero_bridge::config::Settings::defaults()
+        .dinero
+        .for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
     config.request_timeout_ms = 5_000;
     // Dinero's real budget (90/min after a burst of 10) would make these tests wait; the
     // limiter has its own test below.
@@ -570,7 +572,9 @@ async fn a_read_whose_connection_is_refused_is_transient_not_ambiguous() {
     let url = sim.url();
     drop(sim);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let config = DineroConfig::for_simulator(&url, "dinero-bridge-dev", "dev-secret");
+    let config = dinero_bridge::config::Settings::defaults()
+        .dinero
+        .for_simulator(&url, "dinero-bridge-dev", "dev-secret");
     let error = client_from(config).vat_types().await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::Transient);
     assert!(!error.is_ambiguous());

@@ -49,9 +49,9 @@ fn redacted<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::
 }
 
 impl DineroConfig {
-    /// All three endpoints at one base URL, as `dinero-sim` serves them; the rest as
-    /// documented.
-    pub fn for_simulator(base_url: &str, client_id: &str, client_secret: &str) -> Self {
+    /// This configuration with all three endpoints at one base URL, as `dinero-sim` serves
+    /// them, and the integrator client given.
+    pub fn for_simulator(self, base_url: &str, client_id: &str, client_secret: &str) -> Self {
         let base = base_url.trim_end_matches('/');
         DineroConfig {
             api_url: base.to_owned(),
@@ -59,7 +59,7 @@ impl DineroConfig {
             connect_token_url: format!("{base}/connect/token"),
             client_id: client_id.to_owned(),
             client_secret: SecretString::from(client_secret.to_owned()),
-            ..crate::config::Settings::defaults().dinero
+            ..self
         }
     }
 

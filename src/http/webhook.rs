@@ -12,7 +12,7 @@ use super::problem::{ApiResult, Problem};
 use super::HttpState;
 use crate::domain::Accepted;
 use crate::domain::TenantId;
-use crate::ingest::intake;
+use crate::service::checks;
 use crate::service::{CoreError, Origin, Receipt};
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -59,7 +59,7 @@ pub async fn receive(
     verify_signature(&secrets, &body, request.headers())?;
 
     // Parse.
-    let checked = intake::check(&body).map_err(|error| {
+    let checked = checks::check(&body).map_err(|error| {
         Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
     })?;
     if checked.event.tenantid != tenant.as_str() {

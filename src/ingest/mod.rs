@@ -1,5 +1,5 @@
-//! How events come in. The webhook and the Kafka consumer share one intake: the same
-//! schema, the same rules, the same inbox.
+//! How events come in from Kafka: the consumer group on the input topic (an adapter over the
+//! core's intake, like the webhook), the producer webhooks go through in Kafka mode, and the
+//! outbox publisher. The checks every event passes are the core's (`service::checks`).
 
-pub mod intake;
 pub mod kafka;

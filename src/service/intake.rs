@@ -1,9 +1,25 @@
 //! Intake: a checked event into the inbox, or (Kafka mode, from the webhook) onto the input
 //! topic, whose consumer brings it back here. The one place that decides between the two.
 
+use sha2::{Digest, Sha256};
+
+use super::checks::Checked;
 use super::{Core, CoreError, CoreResult};
-use crate::domain::{Accepted, EventSource};
-use crate::ingest::intake::{self, Checked};
+use crate::domain::{Accepted, EventSource, NewEvent};
+use crate::store::{InboxStore, StoreResult};
+
+/// The input topic as intake sees it (Kafka mode): the Kafka producer is one.
+#[async_trait::async_trait]
+pub trait InputTopic: Send + Sync {
+    /// The event onto the topic, keyed by tenant; its partition and offset once the broker
+    /// acknowledged it.
+    async fn send_event(
+        &self,
+        tenant: &str,
+        body: &[u8],
+        traceparent: Option<&str>,
+    ) -> Result<(i32, i64), String>;
+}
 
 /// Where an event came from.
 pub enum Origin<'a> {
@@ -35,8 +51,8 @@ impl Core {
         let tenant = &checked.event.tenantid;
         let source = match origin {
             Origin::Webhook { body, traceparent } => {
-                if let Some(producer) = &self.producer {
-                    let (partition, offset) = producer
+                if let Some(topic) = &self.input_topic {
+                    let (partition, offset) = topic
                         .send_event(tenant, body, traceparent)
                         .await
                         .map_err(|error| {
@@ -60,7 +76,7 @@ impl Core {
                 Some(source)
             }
         };
-        let accepted = intake::accept(self.store.as_ref(), checked, source).await?;
+        let accepted = accept(self.store.as_ref(), checked, source).await?;
         match &accepted {
             Accepted::New { .. } => self.pipeline.wake(tenant),
             Accepted::Conflict { seq, first_seq } => {
@@ -71,4 +87,27 @@ impl Core {
         }
         Ok(Receipt::Inbox(accepted))
     }
+}
+
+/// Into the inbox; the payload is the event as received (structured JSON).
+async fn accept(
+    store: &dyn InboxStore,
+    checked: &Checked,
+    source: Option<EventSource>,
+) -> StoreResult<Accepted> {
+    let data = serde_json::to_vec(&checked.json["data"]).expect("JSON serializes");
+    let content_hash: String = Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    store
+        .accept_event(NewEvent {
+            tenant_id: checked.event.tenantid.clone(),
+            event_id: checked.event.id.clone(),
+            order_id: checked.event.data.order_id.clone(),
+            payload: checked.json.to_string(),
+            content_hash,
+            source,
+        })
+        .await
 }

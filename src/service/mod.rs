@@ -2,6 +2,7 @@
 //! authenticate and parse in their own terms, then make one call here: intake, tenant
 //! onboarding, order queries, dead letters, erasure, readiness. Nothing here knows HTTP.
 
+pub mod checks;
 mod dead_letters;
 mod erasure;
 mod error;
@@ -15,15 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use error::CoreError;
-pub use intake::{Origin, Receipt};
+pub use intake::{InputTopic, Origin, Receipt};
 pub use orders::{OrderPage, OrderQuery, ORDER_STATUSES};
-pub use readiness::Readiness;
+pub use readiness::{ConsumerStatus, Readiness};
 pub use tenants::{TenantInput, TenantView};
 
 use crate::dinero::DineroClient;
 use crate::domain::Tenant;
 use crate::domain::TenantId;
-use crate::ingest::kafka::{ConsumerHealth, EventProducer};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
 
@@ -34,8 +34,9 @@ pub struct Core {
     dinero: DineroClient,
     pipeline: Arc<Pipeline>,
     /// Kafka mode: webhooks go through the input topic, so each tenant has one ordered stream.
-    producer: Option<EventProducer>,
-    kafka_health: Option<Arc<ConsumerHealth>>,
+    input_topic: Option<Arc<dyn InputTopic>>,
+    /// Kafka mode: the consumer's standing in its group, for readiness.
+    consumer: Option<Arc<dyn ConsumerStatus>>,
     /// False once shutdown began: intake stops, readiness says so.
     accepting: AtomicBool,
     /// The application's runtime. HTTP workers run runtimes of their own that end with them;
@@ -49,15 +50,15 @@ impl Core {
         store: Arc<dyn Store>,
         dinero: DineroClient,
         pipeline: Arc<Pipeline>,
-        producer: Option<EventProducer>,
-        kafka_health: Option<Arc<ConsumerHealth>>,
+        input_topic: Option<Arc<dyn InputTopic>>,
+        consumer: Option<Arc<dyn ConsumerStatus>>,
     ) -> Arc<Self> {
         Arc::new(Core {
             store,
             dinero,
             pipeline,
-            producer,
-            kafka_health,
+            input_topic,
+            consumer,
             accepting: AtomicBool::new(true),
             runtime: tokio::runtime::Handle::current(),
         })

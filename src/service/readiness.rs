@@ -5,6 +5,14 @@ use serde::Serialize;
 
 use super::Core;
 
+/// The Kafka consumer's standing, as readiness sees it.
+pub trait ConsumerStatus: Send + Sync {
+    /// In its group with an assignment, the broker reachable, the storm guard quiet.
+    fn ready(&self) -> bool;
+    /// The input partitions it holds.
+    fn partitions(&self) -> Vec<i32>;
+}
+
 #[derive(Debug, Serialize)]
 pub struct Readiness {
     pub ready: bool,
@@ -20,13 +28,13 @@ impl Core {
     pub async fn readiness(&self) -> Readiness {
         let accepting = self.accepting();
         let store = self.store.ping().await.is_ok();
-        let kafka = self.kafka_health.as_ref().map(|k| k.ready());
+        let kafka = self.consumer.as_ref().map(|k| k.ready());
         Readiness {
             ready: accepting && store && kafka.unwrap_or(true),
             store,
             accepting,
             kafka,
-            partitions: self.kafka_health.as_ref().map(|k| k.partitions()),
+            partitions: self.consumer.as_ref().map(|k| k.partitions()),
         }
     }
 }

@@ -13,7 +13,6 @@ use rdkafka::ClientConfig;
 use base64::Engine;
 use dinero_bridge::app::{Application, StartError, StopHandle};
 use dinero_bridge::config::Settings;
-use dinero_bridge::dinero::DineroConfig;
 use dinero_sim::scenario::OrganizationSeed;
 use dinero_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
@@ -76,7 +75,10 @@ impl Harness {
         settings.security.encryption_key =
             Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
         settings.dinero =
-            DineroConfig::for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
+            settings
+                .dinero
+                .clone()
+                .for_simulator(&sim.url(), "dinero-bridge-dev", "dev-secret");
         settings.dinero.requests_per_minute = 0;
         settings.dinero.request_timeout_ms = 2_000;
         settings.pipeline.backoff_initial_ms = 20;

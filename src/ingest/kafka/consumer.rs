@@ -21,9 +21,9 @@ use super::storm::StormGuard;
 use crate::config::KafkaSettings;
 use crate::domain::ErrorClass;
 use crate::domain::EventSource;
-use crate::ingest::intake;
 use crate::pipeline::Pipeline;
-use crate::service::{Core, CoreError, Origin};
+use crate::service::checks;
+use crate::service::{ConsumerStatus, Core, CoreError, Origin};
 use crate::store::Store;
 
 /// What readiness reports about Kafka.
@@ -40,12 +40,12 @@ pub struct ConsumerHealth {
     partitions: parking_lot::Mutex<Vec<i32>>,
 }
 
-impl ConsumerHealth {
-    pub fn ready(&self) -> bool {
+impl ConsumerStatus for ConsumerHealth {
+    fn ready(&self) -> bool {
         self.connected.load(Ordering::SeqCst) && !self.storm.load(Ordering::SeqCst)
     }
 
-    pub fn partitions(&self) -> Vec<i32> {
+    fn partitions(&self) -> Vec<i32> {
         self.partitions.lock().clone()
     }
 }
@@ -281,7 +281,7 @@ impl Consumer {
         };
         let key = decode::key(message);
         let checked = decode::event_json(message)
-            .and_then(|json| intake::check_json(json).map_err(|error| error.describe()))
+            .and_then(|json| checks::check_json(json).map_err(|error| error.describe()))
             .and_then(|checked| {
                 if key.as_deref() == Some(checked.event.tenantid.as_str()) {
                     Ok(checked)

@@ -8,6 +8,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::client::{base, KafkaError};
 use crate::config::KafkaSettings;
+use crate::service::InputTopic;
 
 #[derive(Clone)]
 pub struct EventProducer {
@@ -85,5 +86,19 @@ impl EventProducer {
             .await
             .map_err(|(error, _)| error)?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl InputTopic for EventProducer {
+    async fn send_event(
+        &self,
+        tenant: &str,
+        body: &[u8],
+        traceparent: Option<&str>,
+    ) -> Result<(i32, i64), String> {
+        EventProducer::send_event(self, tenant, body, traceparent)
+            .await
+            .map_err(|error| error.to_string())
     }
 }

@@ -1,15 +1,12 @@
-//! The checks every event passes before the inbox: JSON, `schemas/order-event.schema.json`,
-//! the order's own rules; then the inbox write with duplicate and conflict recognition.
+//! The checks every event passes at the door, whichever way it came (webhook or Kafka): JSON,
+//! `schemas/order-event.schema.json`, no NUL, the order's own rules.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::domain::order::OrderEvent;
-use crate::domain::{Accepted, EventSource, NewEvent};
-use crate::store::{Store, StoreResult};
 
 /// The published schema, compiled once.
 static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
@@ -124,29 +121,6 @@ pub fn check_json(json: Value) -> Result<Checked, IntakeError> {
         .map_err(|e| IntakeError::Schema(BTreeMap::from([("/".to_owned(), e.to_string())])))?;
     event.validate().map_err(IntakeError::Invalid)?;
     Ok(Checked { event, json })
-}
-
-/// Into the inbox; the payload is the event as received (structured JSON).
-pub async fn accept(
-    store: &dyn Store,
-    checked: &Checked,
-    source: Option<EventSource>,
-) -> StoreResult<Accepted> {
-    let data = serde_json::to_vec(&checked.json["data"]).expect("JSON serializes");
-    let content_hash: String = Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    store
-        .accept_event(NewEvent {
-            tenant_id: checked.event.tenantid.clone(),
-            event_id: checked.event.id.clone(),
-            order_id: checked.event.data.order_id.clone(),
-            payload: checked.json.to_string(),
-            content_hash,
-            source,
-        })
-        .await
 }
 
 #[cfg(test)]
