@@ -43,6 +43,21 @@ impl fmt::Display for OrderId {
     }
 }
 
+/// An event, as its sender names it: 1-200 characters, no control characters. A resend keeps
+/// it, which is how a duplicate is known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId(String);
+
+impl EventId {
+    pub fn parse(text: &str) -> Option<EventId> {
+        is_plain_text(text, 200).then(|| EventId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Tenant ids travel in URLs, Kafka keys and Dinero references: keep them plain.
 pub fn is_identifier(text: &str) -> bool {
     (1..=64).contains(&text.len())
@@ -68,6 +83,8 @@ mod tests {
             assert!(TenantId::parse(bad).is_none(), "{bad:?}");
         }
         assert!(OrderId::parse("#1001 (web)").is_some());
+        assert!(EventId::parse("msg_2Zb.1").is_some());
+        assert!(EventId::parse(&"e".repeat(201)).is_none());
         for bad in ["", "  ", "1\u{0}", "a\nb", &"9".repeat(101)] {
             assert!(OrderId::parse(bad).is_none(), "{bad:?}");
         }

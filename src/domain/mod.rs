@@ -16,7 +16,7 @@ pub mod tenant;
 
 pub use dead_letter::{DeadLetter, DeadLetterStatus, NewDeadLetter, OutboxRecord};
 pub use failure::ErrorClass;
-pub use ids::{OrderId, TenantId};
+pub use ids::{EventId, OrderId, TenantId};
 pub use inbox::{Accepted, EventSource, EventStatus, NewEvent, StoredEvent};
 pub use ledger::{DineroRefs, HistoryEntry, OrderRecord, OrderSummary, Step};
 pub use tenant::{DineroCredentials, Pause, Tenant, TenantCounts, TenantSecrets, TenantSettings};

@@ -197,7 +197,7 @@ impl OrderEvent {
             "must be order.completed",
         );
         check(
-            super::ids::is_plain_text(&self.id, 200),
+            super::ids::EventId::parse(&self.id).is_some(),
             "/id",
             "must be 1-200 characters",
         );
