@@ -99,6 +99,7 @@ contract!(
     ledger_rows_history_and_contacts,
     concurrent_writers_keep_each_tenants_order,
     concurrent_claims_leave_exactly_one_owner,
+    concurrent_tenant_updates_lose_nothing,
     retention_prunes_only_what_is_finished,
     erasure_removes_personal_data_and_keeps_the_ledger,
 );
@@ -671,6 +672,53 @@ async fn concurrent_writers_keep_each_tenants_order(b: &Backend) {
         "the lane went back in time: {seen:?}"
     );
     assert_eq!(b.store.count_pending("shop").await.unwrap(), 0);
+}
+
+/// A refresh token rotated by a lane while an operator saves the tenant on another replica:
+/// each update reads, changes and writes in one transaction, so none is lost. Here 40
+/// updates on two replicas each add one webhook secret; all 40 must be there, and the pause
+/// and the credentials nobody changed stay.
+async fn concurrent_tenant_updates_lose_nothing(b: &Backend) {
+    b.store.put_tenant(&tenant("shop")).await.unwrap();
+    b.store.pause("shop", "month end").await.unwrap();
+    assert!(b
+        .store
+        .update_tenant("nobody", &|t| t.organization_id = 1)
+        .await
+        .unwrap()
+        .is_none());
+    let replicas = [b.store.clone(), b.replica().await];
+    let mut updates = Vec::new();
+    for (r, store) in replicas.iter().enumerate() {
+        for n in 0..20 {
+            let store = store.clone();
+            updates.push(tokio::spawn(async move {
+                let secret = format!("whsec_{r}_{n}");
+                store
+                    .update_tenant("shop", &|t| t.secrets.webhook_secrets.push(secret.clone()))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }));
+        }
+    }
+    for update in updates {
+        update.await.unwrap();
+    }
+    let stored = b.store.tenant("shop").await.unwrap().unwrap();
+    assert_eq!(
+        stored.secrets.webhook_secrets.len(),
+        41,
+        "no update was lost"
+    );
+    assert_eq!(
+        stored.paused.map(|p| p.reason).as_deref(),
+        Some("month end")
+    );
+    assert!(matches!(
+        stored.secrets.dinero,
+        DineroCredentials::ApiKey { ref api_key } if api_key == "api-key-secret"
+    ));
 }
 
 async fn concurrent_claims_leave_exactly_one_owner(b: &Backend) {

@@ -50,18 +50,18 @@ impl RefreshTokens for StoredRefreshToken {
         _organization: i64,
         refresh_token: &SecretString,
     ) -> Result<(), String> {
-        let mut tenant = self
-            .store
-            .tenant(&self.tenant)
+        // Only the token changes, in one transaction: a tenant saved meanwhile keeps its
+        // settings, and the token is never overwritten by an older copy.
+        let token = refresh_token.expose_secret();
+        self.store
+            .update_tenant(&self.tenant, &|tenant| {
+                tenant.secrets.dinero = DineroCredentials::VismaConnect {
+                    refresh_token: token.to_owned(),
+                }
+            })
             .await
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("tenant {} is gone", self.tenant))?;
-        tenant.secrets.dinero = DineroCredentials::VismaConnect {
-            refresh_token: refresh_token.expose_secret().to_owned(),
-        };
-        self.store
-            .put_tenant(&tenant)
-            .await
-            .map_err(|e| e.to_string())
+            .map(|_| ())
+            .ok_or_else(|| format!("tenant {} is gone", self.tenant))
     }
 }

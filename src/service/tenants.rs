@@ -276,33 +276,49 @@ impl Core {
             .dinero
             .organization(input.organization_id, client_credentials);
         let account_vat = read_chart(&client, &input.settings).await?;
-        let dinero = match (credentials, &existing) {
-            (NewCredentials::Given(DineroCredentials::VismaConnect { .. }), _) => {
-                let held = held.expect("held above");
-                DineroCredentials::VismaConnect {
-                    refresh_token: held.get().expose_secret().to_owned(),
-                }
-            }
-            (NewCredentials::Given(given), _) => given,
-            // Re-read: the check may have stored a renewed refresh token.
-            (NewCredentials::Kept, Some(_)) => self.existing(id).await?.secrets.dinero,
-            (NewCredentials::Kept, None) => unreachable!("kept only for an existing tenant"),
-        };
         let now = Utc::now();
-        let tenant = Tenant {
-            id: id.to_string(),
-            organization_id: input.organization_id,
-            settings: input.settings,
-            account_vat,
-            secrets: TenantSecrets {
-                dinero,
-                webhook_secrets,
-            },
-            paused: existing.as_ref().and_then(|t| t.paused.clone()),
-            created_at: existing.as_ref().map(|t| t.created_at).unwrap_or(now),
-            updated_at: now,
+        let given = match credentials {
+            NewCredentials::Given(DineroCredentials::VismaConnect { .. }) => {
+                let held = held.expect("held above");
+                Some(DineroCredentials::VismaConnect {
+                    refresh_token: held.get().expose_secret().to_owned(),
+                })
+            }
+            NewCredentials::Given(given) => Some(given),
+            NewCredentials::Kept => None,
         };
-        self.store.put_tenant(&tenant).await?;
+        let tenant = match given {
+            Some(dinero) => {
+                let tenant = Tenant {
+                    id: id.to_string(),
+                    organization_id: input.organization_id,
+                    settings: input.settings,
+                    account_vat,
+                    secrets: TenantSecrets {
+                        dinero,
+                        webhook_secrets,
+                    },
+                    paused: existing.as_ref().and_then(|t| t.paused.clone()),
+                    created_at: existing.as_ref().map(|t| t.created_at).unwrap_or(now),
+                    updated_at: now,
+                };
+                self.store.put_tenant(&tenant).await?;
+                tenant
+            }
+            // The stored credentials stay as they are in the store, a refresh token renewed
+            // meanwhile (by this check or by the lane) included.
+            None => self
+                .store
+                .update_tenant(id.as_str(), &|tenant| {
+                    tenant.organization_id = input.organization_id;
+                    tenant.settings = input.settings.clone();
+                    tenant.account_vat = account_vat.clone();
+                    tenant.secrets.webhook_secrets = webhook_secrets.clone();
+                    tenant.updated_at = now;
+                })
+                .await?
+                .ok_or_else(|| CoreError::unknown_tenant(id))?,
+        };
         self.pipeline.wake(id.as_str());
         Ok((self.view_of(&tenant).await?, existing.is_none()))
     }
@@ -317,18 +333,20 @@ impl Core {
     /// Dead letters first, then the held events, then live: all in the lane's inbox order.
     /// The chart is read again, since the fix may have been a new account in Dinero.
     pub async fn resume(&self, id: &TenantId) -> CoreResult<TenantView> {
-        let mut tenant = self.existing(id).await?;
+        let tenant = self.existing(id).await?;
         let client = self.dinero.organization(
             tenant.organization_id,
             stored_credentials(self.store.clone(), &tenant),
         );
         match read_chart(&client, &tenant.settings).await {
             Ok(chart) => {
-                tenant.account_vat = chart;
-                tenant.updated_at = Utc::now();
-                // The check may have renewed a refresh token: keep the stored secrets.
-                tenant.secrets = self.existing(id).await?.secrets;
-                self.store.put_tenant(&tenant).await?;
+                let now = Utc::now();
+                self.store
+                    .update_tenant(id.as_str(), &|tenant| {
+                        tenant.account_vat = chart.clone();
+                        tenant.updated_at = now;
+                    })
+                    .await?;
             }
             // The lane meets the same trouble and says so; resume anyway.
             Err(error) => {

@@ -149,6 +149,15 @@ pub trait TenantStore: Send + Sync + 'static {
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
 
+    /// Read, change and write a tenant in one transaction, so a concurrent change is never
+    /// overwritten with what was read before it (a rotated refresh token, above all). The
+    /// tenant as written; `None` when there is no such tenant.
+    async fn update_tenant(
+        &self,
+        id: &str,
+        change: &(dyn for<'t> Fn(&'t mut Tenant) + Send + Sync),
+    ) -> StoreResult<Option<Tenant>>;
+
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
 
     /// Pause with a reason (a paused tenant keeps its first one); `resume` lifts it.

@@ -122,6 +122,38 @@ impl SqliteStore {
         Ok(tx)
     }
 
+    /// Insert or replace a tenant (its pause is kept) on `conn`.
+    async fn upsert_tenant(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        tenant: &Tenant,
+    ) -> StoreResult<()> {
+        let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
+        let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
+        sqlx::query(
+            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
+                                  pause_reason, paused_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
+                settings = excluded.settings, account_vat = excluded.account_vat,
+                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&tenant.id)
+        .bind(tenant.organization_id)
+        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
+        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
+        .bind(sealed)
+        .bind(key_id)
+        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
+        .bind(tenant.paused.as_ref().map(|p| p.at.to_rfc3339()))
+        .bind(tenant.created_at.to_rfc3339())
+        .bind(tenant.updated_at.to_rfc3339())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     fn tenant_from(&self, row: &SqliteRow) -> StoreResult<Tenant> {
         let sealed: Vec<u8> = row.get("secrets");
         let key_id: String = row.get("secrets_key_id");
@@ -257,30 +289,27 @@ fn dead_letter_from(row: &SqliteRow) -> StoreResult<DeadLetter> {
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn put_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
-        let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
-        let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
-        sqlx::query(
-            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
-                                  pause_reason, paused_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
-                settings = excluded.settings, account_vat = excluded.account_vat,
-                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
-                updated_at = excluded.updated_at",
-        )
-        .bind(&tenant.id)
-        .bind(tenant.organization_id)
-        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
-        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
-        .bind(sealed)
-        .bind(key_id)
-        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
-        .bind(tenant.paused.as_ref().map(|p| p.at.to_rfc3339()))
-        .bind(tenant.created_at.to_rfc3339())
-        .bind(tenant.updated_at.to_rfc3339())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        self.upsert_tenant(&mut conn, tenant).await
+    }
+
+    async fn update_tenant(
+        &self,
+        id: &str,
+        change: &(dyn for<'t> Fn(&'t mut Tenant) + Send + Sync),
+    ) -> StoreResult<Option<Tenant>> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(mut tenant) = row.as_ref().map(|row| self.tenant_from(row)).transpose()? else {
+            return Ok(None);
+        };
+        change(&mut tenant);
+        self.upsert_tenant(&mut tx, &tenant).await?;
+        tx.commit().await?;
+        Ok(Some(tenant))
     }
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
