@@ -14,6 +14,7 @@ use crate::http::{self, HttpState};
 use crate::ingest::kafka::{
     ensure_topics, Consumer, ConsumerHealth, EventProducer, OutboxPublisher,
 };
+use crate::notifications::Notifier;
 use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
 use crate::service::Core;
@@ -169,15 +170,16 @@ impl Application {
                 background.push(tokio::spawn(consumer.run(stop.clone())));
                 background.push(tokio::spawn(publisher.run(stop.clone())));
             }
-            None => match self.core.pipeline().start().await {
-                Ok(count) if count > 0 => {
-                    tracing::info!(tenants = count, "resuming lanes with waiting events")
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "cannot read the inbox at start; lanes start as events arrive")
-                }
-            },
+            None => {
+                let notifier = Notifier {
+                    outbox: self.store.clone(),
+                    tenants: self.store.clone(),
+                    settings: self.settings.notifications.clone(),
+                    http: reqwest::Client::new(),
+                };
+                background.push(tokio::spawn(notifier.run(stop.clone())));
+                self.start_lanes().await;
+            }
         }
         let state = self.http.take().expect("run once");
         let server = http::server(self.listener, state, &self.settings.http)?;
@@ -207,6 +209,19 @@ impl Application {
         self.core.pipeline().shutdown(grace).await;
         tracing::info!("stopped");
         result
+    }
+
+    /// Embedded mode: lanes for every tenant with waiting events (after a restart).
+    async fn start_lanes(&self) {
+        match self.core.pipeline().start().await {
+            Ok(count) if count > 0 => {
+                tracing::info!(tenants = count, "resuming lanes with waiting events")
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "cannot read the inbox at start; lanes start as events arrive")
+            }
+        }
     }
 
     /// Run in the background; the handle stops it, the join handle waits for it.

@@ -10,6 +10,7 @@ pub mod dinero;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod notifications;
 pub mod pipeline;
 pub mod retention;
 pub mod service;

@@ -36,6 +36,37 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     /// Log format and level.
     pub log: LogSettings,
+    /// Without Kafka: where the platform hears of dead letters, pauses and resumes.
+    pub notifications: NotificationSettings,
+}
+
+/// Without Kafka, each outbox record (an order dead-lettered, a tenant paused or resumed) is
+/// POSTed as a signed CloudEvent to this URL, or to the tenant's own `notification_url`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The deployment's receiver; empty: only tenants with their own URL are notified.
+    pub url: String,
+    /// `whsec_...`: signs each notification (Standard Webhooks), as the platform signs ours.
+    #[serde(serialize_with = "secrets::redacted_string")]
+    pub secret: String,
+    /// How long one delivery may take.
+    pub timeout_ms: u64,
+    /// The first wait after a failed delivery; it doubles, with jitter.
+    pub backoff_initial_ms: u64,
+    /// The longest wait between deliveries to a failing receiver.
+    pub backoff_max_ms: u64,
+    /// How often the outbox is read when it was empty.
+    pub poll_interval_ms: u64,
+}
+
+impl std::fmt::Debug for NotificationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationSettings")
+            .field("url", &self.url)
+            .field("secret", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The documented configuration file, embedded: every default comes from here.
@@ -348,6 +379,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// An absolute `http` or `https` URL.
+pub fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
 /// A configuration the service cannot start with.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -498,6 +536,30 @@ impl Settings {
                     "must be within 0..1 with a window of at least 1",
                 );
             }
+        }
+        let notifications = &self.notifications;
+        if !notifications.url.is_empty() {
+            if !is_http_url(&notifications.url) {
+                return key("notifications.url", "is not an http(s) URL");
+            }
+            if standardwebhooks::Webhook::new(&notifications.secret).is_err()
+                || !notifications.secret.starts_with("whsec_")
+            {
+                return key(
+                    "notifications.secret",
+                    "is required with a notification URL: whsec_ followed by base64",
+                );
+            }
+        }
+        if notifications.backoff_initial_ms == 0
+            || notifications.backoff_max_ms < notifications.backoff_initial_ms
+            || notifications.timeout_ms == 0
+            || notifications.poll_interval_ms == 0
+        {
+            return key(
+                "notifications.backoff_max_ms",
+                "timeouts and intervals must be positive, backoff_max_ms at least backoff_initial_ms",
+            );
         }
         if reqwest::Url::parse(&self.dinero.api_url).is_err() {
             return key("dinero.api_url", "is not a URL");

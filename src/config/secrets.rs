@@ -24,6 +24,14 @@ pub(super) fn redacted_option<S: serde::Serializer>(
     value.as_ref().map(|_| "[REDACTED]").serialize(serializer)
 }
 
+/// As `redacted_option`, for a plain string: empty stays empty.
+pub(super) fn redacted_string<S: serde::Serializer>(
+    value: &str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    (if value.is_empty() { "" } else { "[REDACTED]" }).serialize(serializer)
+}
+
 /// As `redacted_option`, for a list: one `[REDACTED]` per entry.
 pub(super) fn redacted_list<S: serde::Serializer>(
     values: &[String],

@@ -22,7 +22,11 @@ pub struct TenantSettings {
     pub book: bool,
     /// Register the payment (and gift cards) on the booked invoice.
     pub register_payment: bool,
+    /// How orders map onto the organization's accounts.
     pub accounts: AccountMapping,
+    /// Without Kafka: this shop's own receiver of its dead letters, pauses and resumes
+    /// (instead of the deployment's `notifications.url`).
+    pub notification_url: Option<String>,
 }
 
 impl Default for TenantSettings {
@@ -33,6 +37,7 @@ impl Default for TenantSettings {
             book: true,
             register_payment: false,
             accounts: AccountMapping::default(),
+            notification_url: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The order pipeline: lanes per tenant that move inbox events through Dinero (design.md §1-3).
 
-mod backoff;
+pub mod backoff;
 mod credentials;
 mod documents;
 mod error;

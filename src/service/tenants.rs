@@ -218,6 +218,14 @@ impl Core {
                 "organization_id must be a positive Dinero organization id",
             ));
         }
+        if let Some(url) = &input.settings.notification_url {
+            if !crate::config::is_http_url(url) || url.len() > 2000 {
+                return Err(CoreError::bad_input(
+                    "invalid_body",
+                    "settings.notification_url is an http(s) URL of at most 2000 characters",
+                ));
+            }
+        }
         let impossible = input.settings.accounts.impossible_accounts();
         if !impossible.is_empty() {
             return Err(CoreError::bad_input(
