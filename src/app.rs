@@ -19,6 +19,7 @@ use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
 use crate::service::Core;
 use crate::store::{self, Store, StoreError};
+use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -80,7 +81,8 @@ impl Application {
         let admin_tokens = settings.admin_tokens()?;
         let store: Arc<dyn Store> =
             store::open(&settings.store, keys, settings.store.migrate_on_start).await?;
-        let dinero = DineroClient::new(settings.dinero.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        let dinero = DineroClient::observed(settings.dinero.clone(), Some(metrics.clone()))?;
         let pipeline = Pipeline::new(Shared {
             owner: uuid::Uuid::new_v4().to_string(),
             call_timeout: settings.dinero.request_timeout(),
@@ -88,6 +90,7 @@ impl Application {
             dinero: dinero.clone(),
             settings: settings.pipeline.clone(),
             time_zone: settings.time_zone(),
+            metrics: metrics.clone(),
         });
         let (core, kafka) = if settings.kafka.enabled {
             if settings.kafka.create_topics {
@@ -101,8 +104,15 @@ impl Application {
                 pipeline,
                 Some(Arc::new(producer.clone())),
                 Some(health.clone()),
+                metrics.clone(),
             );
-            let consumer = Consumer::new(&settings.kafka, store.clone(), core.clone(), health)?;
+            let consumer = Consumer::new(
+                &settings.kafka,
+                store.clone(),
+                core.clone(),
+                health,
+                metrics.clone(),
+            )?;
             let publisher = OutboxPublisher {
                 store: store.clone(),
                 producer,
@@ -115,7 +125,10 @@ impl Application {
                 }),
             )
         } else {
-            (Core::new(store.clone(), dinero, pipeline, None, None), None)
+            (
+                Core::new(store.clone(), dinero, pipeline, None, None, metrics.clone()),
+                None,
+            )
         };
         let addr = settings.http.listen;
         let listener = std::net::TcpListener::bind(addr)
@@ -134,6 +147,7 @@ impl Application {
             http: Some(HttpState {
                 core: core.clone(),
                 admin_tokens,
+                metrics,
             }),
             core,
             kafka,

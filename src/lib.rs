@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod retention;
 pub mod service;
 pub mod store;
+pub mod telemetry;

@@ -648,6 +648,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         ("get", "/v1/openapi.json"),
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/metrics"),
     ];
     for (method, path) in served {
         assert!(
@@ -677,7 +678,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        15,
+        16,
         "every documented path is in the list above"
     );
 }

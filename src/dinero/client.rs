@@ -11,7 +11,7 @@ use super::auth::Credentials;
 use super::config::DineroConfig;
 use super::error::{DineroError, TenantStateReason};
 use super::filter;
-use super::transport::{Call, Transport};
+use super::transport::{Call, CallObserver, Transport};
 use super::types::*;
 use super::wire;
 
@@ -22,8 +22,16 @@ pub struct DineroClient {
 
 impl DineroClient {
     pub fn new(config: DineroConfig) -> Result<Self, reqwest::Error> {
+        Self::observed(config, None)
+    }
+
+    /// A client that tells `observer` of every exchange (metrics).
+    pub fn observed(
+        config: DineroConfig,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Self, reqwest::Error> {
         Ok(DineroClient {
-            transport: Arc::new(Transport::new(config)?),
+            transport: Arc::new(Transport::new(config, observer)?),
         })
     }
 

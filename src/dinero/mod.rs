@@ -16,4 +16,5 @@ pub use auth::{Credentials, HeldRefreshToken, RefreshTokens};
 pub use client::{DineroClient, OrganizationClient};
 pub use config::DineroConfig;
 pub use error::{DineroError, TenantStateReason};
+pub use transport::CallObserver;
 pub use types::*;

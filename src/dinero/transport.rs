@@ -2,7 +2,8 @@
 //! 401, waiting out 429s, timeouts, and telling a lost answer (ambiguous) from a request that
 //! never left.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -60,11 +61,21 @@ impl Call {
     }
 }
 
+/// Told of every exchange with Dinero and every wait before one (metrics live outside this
+/// module, which knows nothing of them).
+pub trait CallObserver: Send + Sync {
+    /// One exchange ended: Dinero's status, or `None` when no answer came.
+    fn answered(&self, operation: &'static str, status: Option<u16>, elapsed: Duration);
+    /// A wait before a call: `retry_after` (Dinero's 429) or `limiter` (our own budget).
+    fn waited(&self, cause: &'static str, waited: Duration);
+}
+
 pub struct Transport {
     pub http: reqwest::Client,
     pub config: DineroConfig,
     pub tokens: TokenCache,
     limiter: OrganizationLimiter,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// The answer of a successful call: status and body text.
@@ -73,7 +84,10 @@ pub struct Answer {
 }
 
 impl Transport {
-    pub fn new(config: DineroConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        config: DineroConfig,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
@@ -86,7 +100,20 @@ impl Transport {
             config,
             tokens: TokenCache::new(),
             limiter,
+            observer,
         })
+    }
+
+    fn observe(&self, operation: &'static str, status: Option<u16>, elapsed: Duration) {
+        if let Some(observer) = &self.observer {
+            observer.answered(operation, status, elapsed);
+        }
+    }
+
+    fn observe_wait(&self, cause: &'static str, waited: Duration) {
+        if let (Some(observer), false) = (&self.observer, waited.is_zero()) {
+            observer.waited(cause, waited);
+        }
     }
 
     pub async fn execute(
@@ -125,7 +152,9 @@ impl Transport {
         let mut throttled = Duration::ZERO;
         let mut renewed = false;
         loop {
+            let queued = Instant::now();
             self.limiter.acquire(organization).await;
+            self.observe_wait("limiter", queued.elapsed());
             let token = self
                 .tokens
                 .token(&self.http, &self.config, organization, credentials)
@@ -141,11 +170,16 @@ impl Transport {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
+            let sent = Instant::now();
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) => return Err(send_failure(&call, &error)),
+                Err(error) => {
+                    self.observe(call.operation, None, sent.elapsed());
+                    return Err(send_failure(&call, &error));
+                }
             };
             let status = response.status();
+            self.observe(call.operation, Some(status.as_u16()), sent.elapsed());
             tracing::Span::current().record("http.response.status_code", status.as_u16());
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 // Often just expired early: renew once, then believe Dinero.
@@ -166,6 +200,7 @@ impl Transport {
                     "rate limited by Dinero; waiting"
                 );
                 tokio::time::sleep(wait).await;
+                self.observe_wait("retry_after", wait);
                 throttled += wait;
                 tracing::Span::current()
                     .record("dinero.throttled_ms", throttled.as_millis() as u64);

@@ -13,6 +13,16 @@ pub async fn openapi() -> HttpResponse {
         .body(super::openapi::SERVED.as_str())
 }
 
+/// The Prometheus text format.
+pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ))
+        .body(state.metrics.render())
+}
+
 /// Alive: the process answers. Nothing else is asked, so it cannot fail on a slow store.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "alive"}))

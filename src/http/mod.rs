@@ -11,6 +11,9 @@ mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
+
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 
@@ -18,11 +21,13 @@ use problem::Problem;
 
 use crate::config::{AdminTokens, HttpSettings};
 use crate::service::Core;
+use crate::telemetry::Metrics;
 
 /// What the handlers share.
 pub struct HttpState {
     pub core: Arc<Core>,
     pub admin_tokens: AdminTokens,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A client has this long to send a request's head; a stalled one is answered 408 and
@@ -40,7 +45,43 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .configure(admin::routes)
         .service(web::resource("/v1/openapi.json").route(web::get().to(health::openapi)))
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-        .service(web::resource("/readyz").route(web::get().to(health::readyz)));
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(health::metrics)));
+}
+
+/// Counts every request by its route template (never the raw path: ids would make a series
+/// per tenant), method and status, and times it.
+fn count_request<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let started = std::time::Instant::now();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let metrics = request
+        .app_data::<web::Data<HttpState>>()
+        .map(|state| state.metrics.clone());
+    let answer = service.call(request);
+    async move {
+        let response = answer.await?;
+        if let Some(metrics) = metrics {
+            let status = response.status().as_u16().to_string();
+            metrics
+                .http_requests
+                .with_label_values(&[&route, &method, &status])
+                .inc();
+            metrics
+                .http_duration
+                .with_label_values(&[&route])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(response)
+    }
 }
 
 /// The server on an already bound listener; it stops when its handle says so (the
@@ -63,6 +104,7 @@ pub fn server(
                 Problem::bad_request("invalid_query", error.to_string()).into()
             }))
             .wrap(ErrorHandlers::new().default_handler(problem::render_framework_error))
+            .wrap_fn(count_request)
             .configure(routes)
     })
     .disable_signals()

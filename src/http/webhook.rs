@@ -34,6 +34,23 @@ pub async fn receive(
     tenant: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    let answer = handle(request, &state, tenant, body).await;
+    let (result, reason) = match &answer {
+        Ok((_, result)) => (*result, ""),
+        Err(problem) if problem.status >= 500 => ("unavailable", problem.code),
+        Err(problem) => ("rejected", problem.code),
+    };
+    state.metrics.intake("webhook", result, reason);
+    answer.map(|(response, _)| response)
+}
+
+/// The answer and the intake metric's result.
+async fn handle(
+    request: HttpRequest,
+    state: &web::Data<HttpState>,
+    tenant: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<(HttpResponse, &'static str)> {
     let tenant = TenantId::parse(&tenant).ok_or_else(unknown_tenant)?;
     if !is_json(request.headers()) {
         return Err(Problem::new(
@@ -88,6 +105,7 @@ pub async fn receive(
         .await?;
 
     // Render.
+    let result = receipt.result();
     let event = &checked.event;
     let mut answer = json!({"tenant_id": tenant.as_str(), "order_id": event.data.order_id,
         "event_id": event.id});
@@ -110,7 +128,7 @@ pub async fn receive(
             status
         }
     };
-    Ok(HttpResponse::build(status).json(answer))
+    Ok((HttpResponse::build(status).json(answer), result))
 }
 
 /// The library checks the ±5 minute window and compares in constant time. It reads the

@@ -106,6 +106,7 @@ impl Lane {
 
     pub async fn run(mut self) {
         tracing::debug!(tenant = %self.tenant_id, "lane started");
+        self.shared.metrics.lanes.inc();
         loop {
             if self.stopping() {
                 break;
@@ -134,6 +135,7 @@ impl Lane {
                 _ = stop.changed() => {}
             }
         }
+        self.shared.metrics.lanes.dec();
         tracing::debug!(tenant = %self.tenant_id, "lane stopped");
     }
 
@@ -232,19 +234,35 @@ impl Lane {
                 fence: &fence,
                 call_timeout: self.shared.call_timeout,
             };
+            let metrics = self.shared.metrics.clone();
             let error = match context.transfer(&event, overrides).await {
                 Ok(record) => {
                     self.finished(&event, &record, &fence).await;
+                    metrics.transfers.with_label_values(&["done"]).inc();
+                    let took = chrono::Utc::now() - event.received_at;
+                    metrics
+                        .order_duration
+                        .observe(took.num_milliseconds().max(0) as f64 / 1000.0);
                     return;
                 }
                 Err(TransferError::Store(StoreError::Fenced(_))) => {
                     tracing::info!(tenant = %self.tenant_id, "another replica claimed the tenant; this lane stops");
+                    metrics.transfers.with_label_values(&["handed_over"]).inc();
                     self.fenced = true;
                     return;
                 }
                 Err(error) => error,
             };
             let class = error.class();
+            let outcome = match class {
+                ErrorClass::Throttled => "throttled",
+                ErrorClass::Transient if attempts + 1 < self.shared.settings.max_attempts => {
+                    "retried"
+                }
+                ErrorClass::TenantState => "paused",
+                _ => "dead_lettered",
+            };
+            metrics.transfers.with_label_values(&[outcome]).inc();
             if class != ErrorClass::Throttled {
                 attempts += 1;
             }
@@ -266,8 +284,11 @@ impl Lane {
                 ErrorClass::TenantState => {
                     let reason = format!("Dinero: {error}");
                     tracing::warn!(tenant = %self.tenant_id, %reason, "pausing tenant; its events are held");
-                    if let Err(e) = self.shared.store.pause(&self.tenant_id, &reason).await {
-                        tracing::error!(tenant = %self.tenant_id, error = %e, "could not pause");
+                    match self.shared.store.pause(&self.tenant_id, &reason).await {
+                        Ok(()) => metrics.pauses.with_label_values(&["tenant_state"]).inc(),
+                        Err(e) => {
+                            tracing::error!(tenant = %self.tenant_id, error = %e, "could not pause")
+                        }
                     }
                     return;
                 }
@@ -361,13 +382,24 @@ impl Lane {
                 .save_order(&record, Some(("failed", Some(message.clone()))), fence)
                 .await;
         }
-        if let Err(error) = self
+        let class = letter.error_class;
+        match self
             .shared
             .store
             .dead_letter_and_pause(letter, &reason, fence)
             .await
         {
-            tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending");
+            Ok(_) => {
+                let metrics = &self.shared.metrics;
+                metrics
+                    .dead_letters
+                    .with_label_values(&[class.as_str()])
+                    .inc();
+                metrics.pauses.with_label_values(&["dead_letter"]).inc();
+            }
+            Err(error) => {
+                tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending")
+            }
         }
     }
 }

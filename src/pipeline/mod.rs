@@ -25,6 +25,7 @@ use crate::config::PipelineSettings;
 use crate::dinero::DineroClient;
 use crate::domain::OrderRecord;
 use crate::store::Store;
+use crate::telemetry::Metrics;
 use lane::{Command, Lane};
 
 /// What every lane shares.
@@ -37,6 +38,7 @@ pub struct Shared {
     pub dinero: DineroClient,
     pub settings: PipelineSettings,
     pub time_zone: Tz,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct Pipeline {

@@ -41,6 +41,19 @@ pub enum Receipt {
     Topic { partition: i32, offset: i64 },
 }
 
+impl Receipt {
+    /// The intake metric's result: accepted, duplicate or conflict.
+    pub fn result(&self) -> &'static str {
+        match self {
+            Receipt::Inbox(Accepted::New { .. }) | Receipt::Topic { .. } => "accepted",
+            Receipt::Inbox(Accepted::DuplicateEvent { .. } | Accepted::DuplicateOrder { .. }) => {
+                "duplicate"
+            }
+            Receipt::Inbox(Accepted::Conflict { .. }) => "conflict",
+        }
+    }
+}
+
 impl Core {
     /// Take a checked event. Nothing is acknowledged before it is durable: in the inbox, or
     /// acknowledged by the broker.

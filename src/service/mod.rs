@@ -26,6 +26,7 @@ use crate::domain::Tenant;
 use crate::domain::TenantId;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
@@ -37,6 +38,7 @@ pub struct Core {
     input_topic: Option<Arc<dyn InputTopic>>,
     /// Kafka mode: the consumer's standing in its group, for readiness.
     consumer: Option<Arc<dyn ConsumerStatus>>,
+    metrics: Arc<Metrics>,
     /// False once shutdown began: intake stops, readiness says so.
     accepting: AtomicBool,
     /// The application's runtime. HTTP workers run runtimes of their own that end with them;
@@ -52,6 +54,7 @@ impl Core {
         pipeline: Arc<Pipeline>,
         input_topic: Option<Arc<dyn InputTopic>>,
         consumer: Option<Arc<dyn ConsumerStatus>>,
+        metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Core {
             store,
@@ -59,6 +62,7 @@ impl Core {
             pipeline,
             input_topic,
             consumer,
+            metrics,
             accepting: AtomicBool::new(true),
             runtime: tokio::runtime::Handle::current(),
         })

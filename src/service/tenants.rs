@@ -335,6 +335,7 @@ impl Core {
         self.existing(id).await?;
         let reason = reason.unwrap_or_else(|| "paused by an operator".into());
         self.store.pause(id.as_str(), &reason).await?;
+        self.metrics.pauses.with_label_values(&["operator"]).inc();
         self.tenant(id).await
     }
 
@@ -362,6 +363,7 @@ impl Core {
             }
         }
         let requeued = self.store.resume(id.as_str()).await?;
+        self.metrics.resumes.inc();
         self.pipeline.wake(id.as_str());
         let mut answer = self.tenant(id).await?;
         answer.requeued_dead_letters = Some(requeued);

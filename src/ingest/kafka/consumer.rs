@@ -25,6 +25,7 @@ use crate::pipeline::Pipeline;
 use crate::service::checks;
 use crate::service::{ConsumerStatus, Core, CoreError, Origin};
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// What readiness reports about Kafka.
 #[derive(Default)]
@@ -161,6 +162,7 @@ pub struct Consumer {
     consumer: StreamConsumer<Rebalancer>,
     store: Arc<dyn Store>,
     core: Arc<Core>,
+    metrics: Arc<Metrics>,
     storm: StormGuard,
     health: Arc<ConsumerHealth>,
     topic: String,
@@ -180,6 +182,7 @@ impl Consumer {
         store: Arc<dyn Store>,
         core: Arc<Core>,
         health: Arc<ConsumerHealth>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, KafkaError> {
         let (changes, ownership) = mpsc::unbounded_channel();
         let context = Rebalancer {
@@ -206,6 +209,7 @@ impl Consumer {
             consumer,
             store,
             core,
+            metrics,
             storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
             health,
             topic: settings.input_topic.clone(),
@@ -292,6 +296,7 @@ impl Consumer {
         let checked = match checked {
             Ok(checked) => checked,
             Err(reason) => {
+                self.metrics.intake("kafka", "rejected", "invalid_event");
                 let poison = Poison {
                     tenant: key.unwrap_or_default(),
                     reason,
@@ -306,8 +311,12 @@ impl Consumer {
                 .submit(&checked, Origin::Kafka(source.clone()))
                 .await
             {
-                Ok(_) => return Some(false),
+                Ok(receipt) => {
+                    self.metrics.intake("kafka", receipt.result(), "");
+                    return Some(false);
+                }
                 Err(error @ CoreError::NotFound { .. }) => {
+                    self.metrics.intake("kafka", "rejected", "unknown_tenant");
                     let poison = Poison {
                         tenant: checked.event.tenantid.clone(),
                         reason: error.to_string(),

@@ -1,0 +1,240 @@
+//! The Prometheus metrics of one application, in its own registry (several applications in
+//! one process, as in the tests, never mix their counts). Names follow Prometheus' rules:
+//! the `dinero_bridge_` prefix, base units, `_total` counters. No metric carries a tenant
+//! label: 10,000 shops times histogram buckets would be millions of series.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::dinero::CallObserver;
+
+/// Buckets for request durations, in seconds: 5 ms to 30 s.
+const REQUEST_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Buckets for an order's way from acceptance to done, in seconds: 50 ms to an hour.
+const ORDER_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    /// Events at the door by source (webhook, kafka), result (accepted, duplicate, conflict,
+    /// rejected) and, for rejections, the reason (the problem code).
+    pub intake_events: IntCounterVec,
+    /// HTTP requests by route template, method and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP answer durations by route template (the webhook's included).
+    pub http_duration: HistogramVec,
+    /// Transfer attempts by outcome: done, retried, dead_lettered, paused, handed_over.
+    pub transfers: IntCounterVec,
+    /// Seconds from an order's acceptance to done.
+    pub order_duration: Histogram,
+    /// Dead letters by error class.
+    pub dead_letters: IntCounterVec,
+    /// Tenants paused by reason: dead_letter, tenant_state, operator.
+    pub pauses: IntCounterVec,
+    /// Resumes by an operator.
+    pub resumes: IntCounter,
+    /// Dinero calls by operation and status class (2xx..5xx, or error without an answer).
+    pub dinero_requests: IntCounterVec,
+    /// Dinero call durations by operation.
+    pub dinero_duration: HistogramVec,
+    /// Dinero's 429 answers.
+    pub dinero_throttled: IntCounter,
+    /// Seconds spent waiting: for Dinero's Retry-After, and in our own rate limiter.
+    pub dinero_wait_seconds: prometheus::CounterVec,
+    /// 1, labelled with the version.
+    pub build_info: IntGaugeVec,
+    /// Lanes running now.
+    pub lanes: IntGauge,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("registered once");
+    counter
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let histogram = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("a valid metric");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("registered once");
+    histogram
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("dinero_bridge".into()), None).expect("a valid prefix");
+        let resumes = IntCounter::new("resumes_total", "Tenants resumed by an operator.")
+            .expect("a valid metric");
+        registry
+            .register(Box::new(resumes.clone()))
+            .expect("registered once");
+        let dinero_throttled =
+            IntCounter::new("dinero_throttled_total", "Dinero's 429 answers.").expect("valid");
+        registry
+            .register(Box::new(dinero_throttled.clone()))
+            .expect("registered once");
+        let dinero_wait_seconds = prometheus::CounterVec::new(
+            Opts::new(
+                "dinero_wait_seconds_total",
+                "Seconds waited before Dinero calls: retry_after (Dinero's 429) or limiter (ours).",
+            ),
+            &["cause"],
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(dinero_wait_seconds.clone()))
+            .expect("registered once");
+        let order_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "order_duration_seconds",
+                "Seconds from an order's acceptance to its transfer being done.",
+            )
+            .buckets(ORDER_BUCKETS.to_vec()),
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(order_duration.clone()))
+            .expect("registered once");
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "1, labelled with the version of this build."),
+            &["version"],
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(build_info.clone()))
+            .expect("registered once");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let lanes = IntGauge::new("lanes", "Tenant lanes running on this replica.").expect("valid");
+        registry
+            .register(Box::new(lanes.clone()))
+            .expect("registered once");
+        Metrics {
+            intake_events: counter(
+                &registry,
+                "intake_events_total",
+                "Events at the door by source, result and (rejected) reason.",
+                &["source", "result", "reason"],
+            ),
+            http_requests: counter(
+                &registry,
+                "http_requests_total",
+                "HTTP requests by route template, method and status.",
+                &["route", "method", "status"],
+            ),
+            http_duration: histogram(
+                &registry,
+                "http_request_duration_seconds",
+                "HTTP answer durations by route template.",
+                &["route"],
+                REQUEST_BUCKETS,
+            ),
+            transfers: counter(
+                &registry,
+                "transfers_total",
+                "Transfer attempts by outcome.",
+                &["outcome"],
+            ),
+            order_duration,
+            dead_letters: counter(
+                &registry,
+                "dead_letters_total",
+                "Orders dead-lettered, by error class.",
+                &["class"],
+            ),
+            pauses: counter(
+                &registry,
+                "pauses_total",
+                "Tenants paused, by reason.",
+                &["reason"],
+            ),
+            resumes,
+            dinero_requests: counter(
+                &registry,
+                "dinero_requests_total",
+                "Dinero calls by operation and status class.",
+                &["operation", "status_class"],
+            ),
+            dinero_duration: histogram(
+                &registry,
+                "dinero_request_duration_seconds",
+                "Dinero call durations by operation.",
+                &["operation"],
+                REQUEST_BUCKETS,
+            ),
+            dinero_throttled,
+            dinero_wait_seconds,
+            build_info,
+            lanes,
+            registry,
+        }
+    }
+
+    /// Count an event at the door; `reason` only for rejections.
+    pub fn intake(&self, source: &str, result: &str, reason: &str) {
+        self.intake_events
+            .with_label_values(&[source, result, reason])
+            .inc();
+    }
+
+    /// Everything, in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut text)
+            .expect("the text format encodes");
+        String::from_utf8(text).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl CallObserver for Metrics {
+    fn answered(&self, operation: &'static str, status: Option<u16>, elapsed: Duration) {
+        let class = match status {
+            Some(status) => format!("{}xx", status / 100),
+            None => "error".to_owned(),
+        };
+        self.dinero_requests
+            .with_label_values(&[operation, &class])
+            .inc();
+        self.dinero_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
+        if status == Some(429) {
+            self.dinero_throttled.inc();
+        }
+    }
+
+    fn waited(&self, cause: &'static str, waited: Duration) {
+        self.dinero_wait_seconds
+            .with_label_values(&[cause])
+            .inc_by(waited.as_secs_f64());
+    }
+}

@@ -1,0 +1,6 @@
+//! What SREs see of the service: Prometheus metrics (per application, no tenant label:
+//! per-shop questions are the admin API's).
+
+mod metrics;
+
+pub use metrics::Metrics;

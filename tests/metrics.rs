@@ -1,0 +1,178 @@
+//! `/metrics` after a run with an accepted order, a duplicate, a refused signature, a dead
+//! letter and an operator's pause: each counter moved as it should, no series names a tenant,
+//! and (where promtool is installed, as `scripts/test` makes sure) the scrape passes
+//! `promtool check metrics`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+
+/// The scrape's samples by `name{labels}` as written.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn sum(samples: &BTreeMap<String, f64>, name: &str, labels: &[&str]) -> f64 {
+    samples
+        .iter()
+        .filter(|(series, _)| {
+            series.starts_with(&format!("{name}{{")) && labels.iter().all(|l| series.contains(l))
+        })
+        .map(|(_, value)| value)
+        .sum()
+}
+
+#[tokio::test]
+async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
+    let harness = Harness::start(vec![organization(91)], |_| {}).await;
+    let created = harness
+        .put_tenant("shop", 91, settings(json!({"lock_voucher_number": true})))
+        .await;
+    assert_eq!(created.status(), 201);
+    let mut first = order("shop", "1", 1);
+    first["data"]["invoice_number"] = json!(7001);
+    assert_eq!(harness.send("shop", &first).await.0, 202);
+    assert_eq!(harness.send("shop", &first).await.0, 200, "a duplicate");
+    let body = serde_json::to_vec(&first).unwrap();
+    let (status, _) = harness
+        .send_raw(
+            "shop",
+            &body,
+            "whsec_bm90IHRoZSBzaG9wJ3Mgc2VjcmV0",
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 401, "a refused signature");
+    harness
+        .wait_for_orders("shop", 1, &["done"], Duration::from_secs(30))
+        .await;
+    // The shop's invoice number again: Dinero refuses it, a dead letter pauses the shop.
+    let mut second = order("shop", "2", 1);
+    second["data"]["invoice_number"] = json!(7001);
+    assert_eq!(harness.send("shop", &second).await.0, 202);
+    harness
+        .wait_for_orders("shop", 2, &["done", "failed"], Duration::from_secs(30))
+        .await;
+    let paused = harness
+        .admin(Method::POST, "/v1/tenants/shop/pause")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+
+    let response = harness
+        .http
+        .get(format!("{}/metrics", harness.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    let s = samples(&text);
+    let intake = "dinero_bridge_intake_events_total";
+    assert_eq!(
+        sum(&s, intake, &["result=\"accepted\"", "source=\"webhook\""]),
+        2.0
+    );
+    assert_eq!(sum(&s, intake, &["result=\"duplicate\""]), 1.0);
+    assert_eq!(
+        sum(
+            &s,
+            intake,
+            &["result=\"rejected\"", "reason=\"invalid_signature\""]
+        ),
+        1.0
+    );
+    let transfers = "dinero_bridge_transfers_total";
+    assert_eq!(sum(&s, transfers, &["outcome=\"done\""]), 1.0);
+    assert_eq!(sum(&s, transfers, &["outcome=\"dead_lettered\""]), 1.0);
+    assert_eq!(
+        sum(
+            &s,
+            "dinero_bridge_dead_letters_total",
+            &["class=\"permanent\""]
+        ),
+        1.0
+    );
+    let pauses = "dinero_bridge_pauses_total";
+    assert_eq!(sum(&s, pauses, &["reason=\"dead_letter\""]), 1.0);
+    assert_eq!(sum(&s, pauses, &["reason=\"operator\""]), 1.0);
+    assert_eq!(
+        sum(&s, "dinero_bridge_order_duration_seconds_count", &[]),
+        0.0,
+        "a histogram's count has no braces"
+    );
+    assert_eq!(
+        s.get("dinero_bridge_order_duration_seconds_count"),
+        Some(&1.0)
+    );
+    let dinero = "dinero_bridge_dinero_requests_total";
+    assert!(sum(&s, dinero, &["status_class=\"2xx\""]) >= 4.0, "{text}");
+    assert_eq!(
+        sum(
+            &s,
+            dinero,
+            &["operation=\"book invoice\"", "status_class=\"4xx\""]
+        ),
+        1.0,
+        "the refused booking"
+    );
+    assert_eq!(
+        sum(
+            &s,
+            "dinero_bridge_http_requests_total",
+            &["route=\"/v1/webhooks/{tenant_id}\"", "status=\"202\""]
+        ),
+        2.0
+    );
+    assert_eq!(sum(&s, "dinero_bridge_build_info", &[]), 1.0);
+    assert!(
+        !text.contains("=\"shop\"") && !text.contains("tenant=") && !text.contains("/shop"),
+        "a series names a tenant"
+    );
+
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(mut promtool) => {
+            promtool
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let output = promtool.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "promtool check metrics: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Err(error) => assert!(
+            std::env::var_os("DINERO_BRIDGE_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required here: {error}"
+        ),
+    }
+}
