@@ -19,7 +19,7 @@ use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
 use crate::service::Core;
 use crate::store::{self, Store, StoreError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{GaugeRefresher, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -52,6 +52,7 @@ pub struct Application {
     core: Arc<Core>,
     http: Option<HttpState>,
     kafka: Option<KafkaParts>,
+    metrics: Arc<Metrics>,
 }
 
 struct StopServerOnDrop(actix_web::dev::ServerHandle);
@@ -147,8 +148,9 @@ impl Application {
             http: Some(HttpState {
                 core: core.clone(),
                 admin_tokens,
-                metrics,
+                metrics: metrics.clone(),
             }),
+            metrics,
             core,
             kafka,
         })
@@ -166,6 +168,12 @@ impl Application {
         mut stop: watch::Receiver<bool>,
     ) -> std::io::Result<()> {
         let mut background = Vec::new();
+        let refresher = GaugeRefresher {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            interval: Duration::from_secs(self.settings.metrics.refresh_secs),
+        };
+        background.push(tokio::spawn(refresher.run(stop.clone())));
         if let Some(retention) = self.settings.store.retention() {
             let pruner = Pruner {
                 store: self.store.clone(),

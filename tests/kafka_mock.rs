@@ -387,6 +387,22 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     }
     // What was refused before the guard tripped still reached the dead-letter topic.
     assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
+    let scrape = harness
+        .http
+        .get(format!("{}/metrics", harness.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "dinero_bridge_storm_guard_active 1",
+        "dinero_bridge_storm_guard_trips_total 1",
+        "dinero_bridge_intake_events_total{reason=\"invalid_event\",result=\"rejected\",source=\"kafka\"} 4",
+    ] {
+        assert!(scrape.lines().any(|l| l == line), "{line} not in {scrape}");
+    }
 }
 
 /// A fresh replica on a topic with no records is ready once it is in its group: readiness

@@ -37,7 +37,7 @@ fn sum(samples: &BTreeMap<String, f64>, name: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
-    let harness = Harness::start(vec![organization(91)], |_| {}).await;
+    let harness = Harness::start(vec![organization(91)], |s| s.metrics.refresh_secs = 1).await;
     let created = harness
         .put_tenant("shop", 91, settings(json!({"lock_voucher_number": true})))
         .await;
@@ -72,6 +72,36 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
         .await
         .unwrap();
     assert_eq!(paused.status(), 200);
+    // Held behind the pause: the gauges read from the store will count it.
+    assert_eq!(harness.send("shop", &order("shop", "3", 1)).await.0, 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = harness
+            .http
+            .get(format!("{}/metrics", harness.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let s = samples(&text);
+        if s.get("dinero_bridge_inbox_events{state=\"held\"}") == Some(&1.0) {
+            assert_eq!(s.get("dinero_bridge_paused_tenants"), Some(&1.0));
+            assert_eq!(s.get("dinero_bridge_open_dead_letters"), Some(&1.0));
+            assert_eq!(
+                s.get("dinero_bridge_inbox_events{state=\"waiting\"}"),
+                Some(&0.0)
+            );
+            assert!(s["dinero_bridge_inbox_oldest_waiting_seconds"] >= 0.0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store's gauges never showed the held order: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let response = harness
         .http
@@ -89,7 +119,7 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
     let intake = "dinero_bridge_intake_events_total";
     assert_eq!(
         sum(&s, intake, &["result=\"accepted\"", "source=\"webhook\""]),
-        2.0
+        3.0
     );
     assert_eq!(sum(&s, intake, &["result=\"duplicate\""]), 1.0);
     assert_eq!(
@@ -140,7 +170,7 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
             "dinero_bridge_http_requests_total",
             &["route=\"/v1/webhooks/{tenant_id}\"", "status=\"202\""]
         ),
-        2.0
+        3.0
     );
     assert_eq!(sum(&s, "dinero_bridge_build_info", &[]), 1.0);
     assert!(

@@ -38,6 +38,16 @@ pub struct Settings {
     pub log: LogSettings,
     /// Without Kafka: where the platform hears of dead letters, pauses and resumes.
     pub notifications: NotificationSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics, served at `/metrics` on the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Seconds between the replica's one query for the gauges kept in the database.
+    pub refresh_secs: u64,
 }
 
 /// Without Kafka, each outbox record (an order dead-lettered, a tenant paused or resumed) is
@@ -536,6 +546,9 @@ impl Settings {
                     "must be within 0..1 with a window of at least 1",
                 );
             }
+        }
+        if self.metrics.refresh_secs == 0 {
+            return key("metrics.refresh_secs", "must be at least 1");
         }
         let notifications = &self.notifications;
         if !notifications.url.is_empty() {

@@ -115,6 +115,22 @@ pub struct OrderFilter<'a> {
     pub limit: i64,
 }
 
+/// The store's state as the metrics report it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StoreGauges {
+    /// Events waiting for a live tenant's lane.
+    pub waiting_events: i64,
+    /// Events held: their tenant is paused.
+    pub held_events: i64,
+    /// Seconds the oldest waiting or held event has waited.
+    pub oldest_waiting_seconds: f64,
+    pub paused_tenants: i64,
+    pub open_dead_letters: i64,
+    /// Outbox records not yet published (dead-letter topic or notification).
+    pub outbox_pending: i64,
+    pub outbox_oldest_seconds: f64,
+}
+
 /// What a retention pass removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Pruned {
@@ -289,6 +305,10 @@ pub trait OwnershipStore: Send + Sync + 'static {
 /// Health, retention and erasure.
 #[async_trait]
 pub trait UpkeepStore: Send + Sync + 'static {
+    /// What the metrics report as gauges, in one round trip; it reads only waiting events,
+    /// open dead letters, unpublished outbox records (partial indexes) and the tenants.
+    async fn gauges(&self) -> StoreResult<StoreGauges>;
+
     async fn ping(&self) -> StoreResult<()>;
 
     /// Remove what is finished and older than `before` (at most `batch` rows per table per

@@ -889,6 +889,34 @@ impl OwnershipStore for SqliteStore {
 
 #[async_trait]
 impl UpkeepStore for SqliteStore {
+    async fn gauges(&self) -> StoreResult<StoreGauges> {
+        let row = sqlx::query(
+            "SELECT
+                (SELECT COUNT(*) FROM events e WHERE e.status = 'pending' AND NOT EXISTS
+                    (SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.pause_reason IS NOT NULL)) AS waiting,
+                (SELECT COUNT(*) FROM events e WHERE e.status = 'pending' AND EXISTS
+                    (SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.pause_reason IS NOT NULL)) AS held,
+                (SELECT COALESCE((julianday('now') - julianday(MIN(received_at))) * 86400.0, 0.0)
+                    FROM events WHERE status = 'pending') AS oldest,
+                (SELECT COUNT(*) FROM tenants WHERE pause_reason IS NOT NULL) AS paused,
+                (SELECT COUNT(*) FROM dead_letters WHERE status = 'open') AS open_dead,
+                (SELECT COUNT(*) FROM outbox WHERE published_at IS NULL) AS outbox,
+                (SELECT COALESCE((julianday('now') - julianday(MIN(created_at))) * 86400.0, 0.0)
+                    FROM outbox WHERE published_at IS NULL) AS outbox_oldest",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreGauges {
+            waiting_events: row.get("waiting"),
+            held_events: row.get("held"),
+            oldest_waiting_seconds: row.get("oldest"),
+            paused_tenants: row.get("paused"),
+            open_dead_letters: row.get("open_dead"),
+            outbox_pending: row.get("outbox"),
+            outbox_oldest_seconds: row.get("outbox_oldest"),
+        })
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::dinero::CallObserver;
+use crate::store::StoreGauges;
 
 /// Buckets for request durations, in seconds: 5 ms to 30 s.
 const REQUEST_BUCKETS: &[f64] = &[
@@ -52,6 +53,26 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     /// Lanes running now.
     pub lanes: IntGauge,
+    /// Inbox events by state: waiting (a live tenant's), held (a paused tenant's).
+    pub inbox_events: IntGaugeVec,
+    /// Seconds the oldest waiting or held event has waited.
+    pub inbox_oldest_seconds: Gauge,
+    /// Tenants paused now.
+    pub paused_tenants: IntGauge,
+    /// Dead letters not yet resolved or replayed.
+    pub open_dead_letters: IntGauge,
+    /// Outbox records not yet published.
+    pub outbox_pending: IntGauge,
+    /// Seconds the oldest unpublished outbox record has waited.
+    pub outbox_oldest_seconds: Gauge,
+    /// 1 while the Kafka storm guard has stopped consuming.
+    pub storm_guard_active: IntGauge,
+    /// Times the storm guard tripped.
+    pub storm_guard_trips: IntCounter,
+    /// Kafka rebalances by kind (assign, revoke).
+    pub rebalances: IntCounterVec,
+    /// Kafka offset commits by result (ok, failed).
+    pub commits: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -60,6 +81,22 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
         .register(Box::new(counter.clone()))
         .expect("registered once");
     counter
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let gauge = IntGauge::new(name, help).expect("a valid metric");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("registered once");
+    gauge
+}
+
+fn float_gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
+    let gauge = Gauge::new(name, help).expect("a valid metric");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("registered once");
+    gauge
 }
 
 fn histogram(
@@ -127,9 +164,25 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        let lanes = IntGauge::new("lanes", "Tenant lanes running on this replica.").expect("valid");
+        let lanes = gauge(&registry, "lanes", "Tenant lanes running on this replica.");
+        let inbox_events = IntGaugeVec::new(
+            Opts::new(
+                "inbox_events",
+                "Inbox events by state: waiting (live tenants) or held (paused tenants).",
+            ),
+            &["state"],
+        )
+        .expect("valid");
         registry
-            .register(Box::new(lanes.clone()))
+            .register(Box::new(inbox_events.clone()))
+            .expect("registered once");
+        let storm_guard_trips = IntCounter::new(
+            "storm_guard_trips_total",
+            "Times the storm guard stopped the Kafka consumer.",
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(storm_guard_trips.clone()))
             .expect("registered once");
         Metrics {
             intake_events: counter(
@@ -188,6 +241,46 @@ impl Metrics {
             dinero_wait_seconds,
             build_info,
             lanes,
+            inbox_events,
+            inbox_oldest_seconds: float_gauge(
+                &registry,
+                "inbox_oldest_waiting_seconds",
+                "Seconds the oldest waiting or held inbox event has waited.",
+            ),
+            paused_tenants: gauge(&registry, "paused_tenants", "Tenants paused now."),
+            open_dead_letters: gauge(
+                &registry,
+                "open_dead_letters",
+                "Dead letters not yet resolved or replayed.",
+            ),
+            outbox_pending: gauge(
+                &registry,
+                "outbox_pending",
+                "Outbox records (dead letters, pauses, resumes) not yet published.",
+            ),
+            outbox_oldest_seconds: float_gauge(
+                &registry,
+                "outbox_oldest_seconds",
+                "Seconds the oldest unpublished outbox record has waited.",
+            ),
+            storm_guard_active: gauge(
+                &registry,
+                "storm_guard_active",
+                "1 while the storm guard has stopped the Kafka consumer.",
+            ),
+            storm_guard_trips,
+            rebalances: counter(
+                &registry,
+                "kafka_rebalances_total",
+                "Kafka consumer group rebalances by kind.",
+                &["kind"],
+            ),
+            commits: counter(
+                &registry,
+                "kafka_commits_total",
+                "Kafka offset commits by result.",
+                &["result"],
+            ),
             registry,
         }
     }
@@ -197,6 +290,21 @@ impl Metrics {
         self.intake_events
             .with_label_values(&[source, result, reason])
             .inc();
+    }
+
+    /// The store's gauges, as `GaugeRefresher` reads them.
+    pub fn set_store_gauges(&self, gauges: &StoreGauges) {
+        self.inbox_events
+            .with_label_values(&["waiting"])
+            .set(gauges.waiting_events);
+        self.inbox_events
+            .with_label_values(&["held"])
+            .set(gauges.held_events);
+        self.inbox_oldest_seconds.set(gauges.oldest_waiting_seconds);
+        self.paused_tenants.set(gauges.paused_tenants);
+        self.open_dead_letters.set(gauges.open_dead_letters);
+        self.outbox_pending.set(gauges.outbox_pending);
+        self.outbox_oldest_seconds.set(gauges.outbox_oldest_seconds);
     }
 
     /// Everything, in the Prometheus text format.

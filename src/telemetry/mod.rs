@@ -2,5 +2,7 @@
 //! per-shop questions are the admin API's).
 
 mod metrics;
+mod refresh;
 
 pub use metrics::Metrics;
+pub use refresh::GaugeRefresher;

@@ -65,6 +65,7 @@ struct Rebalancer {
     topic: String,
     changes: mpsc::UnboundedSender<Ownership>,
     health: Arc<ConsumerHealth>,
+    metrics: Arc<Metrics>,
 }
 
 impl ClientContext for Rebalancer {}
@@ -90,6 +91,7 @@ impl ConsumerContext for Rebalancer {
         }
         let partitions = self.partitions(revoked);
         tracing::info!(?partitions, "partitions revoked");
+        self.metrics.rebalances.with_label_values(&["revoke"]).inc();
         self.health
             .partitions
             .lock()
@@ -103,6 +105,7 @@ impl ConsumerContext for Rebalancer {
         };
         let partitions = self.partitions(assigned);
         tracing::info!(?partitions, "partitions assigned");
+        self.metrics.rebalances.with_label_values(&["assign"]).inc();
         self.health.connected.store(true, Ordering::SeqCst);
         {
             let mut held = self.health.partitions.lock();
@@ -189,6 +192,7 @@ impl Consumer {
             topic: settings.input_topic.clone(),
             changes,
             health: health.clone(),
+            metrics: metrics.clone(),
         };
         let consumer: StreamConsumer<Rebalancer> = base(settings)
             .set("group.id", &settings.group_id)
@@ -258,11 +262,15 @@ impl Consumer {
                 .consumer
                 .store_offset_from_message(&message)
                 .and_then(|()| self.consumer.commit_consumer_state(CommitMode::Async));
+            let result = if committed.is_ok() { "ok" } else { "failed" };
+            self.metrics.commits.with_label_values(&[result]).inc();
             if let Err(error) = committed {
                 tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
             }
             if self.storm.record(refused) {
                 self.health.storm.store(true, Ordering::SeqCst);
+                self.metrics.storm_guard_active.set(1);
+                self.metrics.storm_guard_trips.inc();
                 tracing::error!("most recent records were refused: stopping the consumer (a bad deploy, not bad data?)");
                 break;
             }
