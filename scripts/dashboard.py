@@ -48,10 +48,12 @@ ROWS = [
         ("Rebalances by kind", 'sum by (kind) (increase(dinero_bridge_kafka_rebalances_total[$__rate_interval]))', "short"),
         ("Commits by result /s", 'sum by (result) (rate(dinero_bridge_kafka_commits_total[$__rate_interval]))', "ops"),
         ("Storm guard active", 'max(dinero_bridge_storm_guard_active)', "short"),
+        ("Consumer lag by partition", 'max by (partition) (dinero_bridge_kafka_consumer_lag_records)', "short"),
     ]),
     ("Store", [
         ("Outbox pending", 'max(dinero_bridge_outbox_pending)', "short"),
         ("Oldest unpublished outbox record", 'max(dinero_bridge_outbox_oldest_seconds)', "s"),
+        ("Pool connections by state", 'sum by (state) (dinero_bridge_store_connections)', "short"),
     ]),
 ]
 

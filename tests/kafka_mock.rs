@@ -527,6 +527,31 @@ async fn an_offset_is_committed_only_after_the_record_is_in_the_inbox() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // librdkafka's statistics report the partition caught up.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let scrape = harness
+            .http
+            .get(format!("{}/metrics", harness.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if scrape
+            .lines()
+            .any(|l| l == "dinero_bridge_kafka_consumer_lag_records{partition=\"0\"} 0")
+        {
+            assert!(scrape.contains("dinero_bridge_kafka_commits_total{result=\"ok\"}"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no consumer lag reported: {scrape}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The victim is a separate process killed with SIGKILL; MockCluster (real protocol on real

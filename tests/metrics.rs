@@ -94,6 +94,7 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
                 Some(&0.0)
             );
             assert!(s["dinero_bridge_inbox_oldest_waiting_seconds"] >= 0.0);
+            assert!(s["dinero_bridge_store_connections{state=\"open\"}"] >= 1.0);
             break;
         }
         assert!(

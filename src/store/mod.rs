@@ -129,6 +129,9 @@ pub struct StoreGauges {
     /// Outbox records not yet published (dead-letter topic or notification).
     pub outbox_pending: i64,
     pub outbox_oldest_seconds: f64,
+    /// This replica's pool: connections open, and idle among them.
+    pub connections_open: i64,
+    pub connections_idle: i64,
 }
 
 /// What a retention pass removed.

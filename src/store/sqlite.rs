@@ -914,6 +914,8 @@ impl UpkeepStore for SqliteStore {
             open_dead_letters: row.get("open_dead"),
             outbox_pending: row.get("outbox"),
             outbox_oldest_seconds: row.get("outbox_oldest"),
+            connections_open: i64::from(self.pool.size()),
+            connections_idle: self.pool.num_idle() as i64,
         })
     }
 

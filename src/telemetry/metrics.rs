@@ -73,6 +73,11 @@ pub struct Metrics {
     pub rebalances: IntCounterVec,
     /// Kafka offset commits by result (ok, failed).
     pub commits: IntCounterVec,
+    /// The consumer's lag per input partition it holds (librdkafka's statistics): records
+    /// behind the partition's end. Partitions are few and fixed, unlike tenants.
+    pub consumer_lag: IntGaugeVec,
+    /// Store connections by state (open, idle), from the pool.
+    pub store_connections: IntGaugeVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -85,6 +90,14 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let gauge = IntGauge::new(name, help).expect("a valid metric");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("registered once");
+    gauge
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let gauge = IntGaugeVec::new(Opts::new(name, help), labels).expect("a valid metric");
     registry
         .register(Box::new(gauge.clone()))
         .expect("registered once");
@@ -281,6 +294,18 @@ impl Metrics {
                 "Kafka offset commits by result.",
                 &["result"],
             ),
+            consumer_lag: gauge_vec(
+                &registry,
+                "kafka_consumer_lag_records",
+                "Records behind the end of each input partition this replica holds.",
+                &["partition"],
+            ),
+            store_connections: gauge_vec(
+                &registry,
+                "store_connections",
+                "Store pool connections by state: open (in all), idle.",
+                &["state"],
+            ),
             registry,
         }
     }
@@ -305,6 +330,12 @@ impl Metrics {
         self.open_dead_letters.set(gauges.open_dead_letters);
         self.outbox_pending.set(gauges.outbox_pending);
         self.outbox_oldest_seconds.set(gauges.outbox_oldest_seconds);
+        self.store_connections
+            .with_label_values(&["open"])
+            .set(gauges.connections_open);
+        self.store_connections
+            .with_label_values(&["idle"])
+            .set(gauges.connections_idle);
     }
 
     /// Everything, in the Prometheus text format.

@@ -68,7 +68,24 @@ struct Rebalancer {
     metrics: Arc<Metrics>,
 }
 
-impl ClientContext for Rebalancer {}
+impl ClientContext for Rebalancer {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the lag of each input
+    /// partition held.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        let held = self.health.partitions();
+        for (partition, stats) in &topic.partitions {
+            if held.contains(partition) && stats.consumer_lag >= 0 {
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[&partition.to_string()])
+                    .set(stats.consumer_lag);
+            }
+        }
+    }
+}
 
 impl Rebalancer {
     fn partitions(&self, list: &rdkafka::TopicPartitionList) -> Vec<i32> {
@@ -199,6 +216,7 @@ impl Consumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", "5000")
             .set(
                 "session.timeout.ms",
                 settings.session_timeout_ms.to_string(),
