@@ -47,12 +47,26 @@ struct KafkaParts {
 pub struct Application {
     listener: std::net::TcpListener,
     addr: SocketAddr,
+    metrics_listener: Option<(std::net::TcpListener, SocketAddr)>,
     settings: Settings,
     store: Arc<dyn Store>,
     core: Arc<Core>,
     http: Option<HttpState>,
     kafka: Option<KafkaParts>,
     metrics: Arc<Metrics>,
+}
+
+/// A listener on `addr` (port 0: any), non-blocking as actix takes it, and its real address.
+fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), StartError> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, bound))
 }
 
 struct StopServerOnDrop(actix_web::dev::ServerHandle);
@@ -131,18 +145,12 @@ impl Application {
                 None,
             )
         };
-        let addr = settings.http.listen;
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|source| StartError::Bind { addr, source })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| StartError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let (listener, addr) = bind(settings.http.listen)?;
+        let metrics_listener = settings.metrics.listen.map(bind).transpose()?;
         Ok(Application {
             listener,
             addr,
+            metrics_listener,
             settings,
             store,
             http: Some(HttpState {
@@ -158,6 +166,11 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served on its own, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, addr)| *addr)
     }
 
     /// Serve until `stop` fires: close intake, stop the HTTP server (in-flight requests get a
@@ -203,6 +216,12 @@ impl Application {
                 self.start_lanes().await;
             }
         }
+        let mut metrics_server = None;
+        if let Some((listener, _)) = self.metrics_listener.take() {
+            let server = http::metrics_server(listener, self.metrics.clone())?;
+            metrics_server = Some(StopServerOnDrop(server.handle()));
+            tokio::spawn(server);
+        }
         let state = self.http.take().expect("run once");
         let server = http::server(self.listener, state, &self.settings.http)?;
         let handle = server.handle();
@@ -223,6 +242,9 @@ impl Application {
                 serving.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
             }
         };
+        if let Some(metrics_server) = metrics_server.take() {
+            metrics_server.0.stop(true).await;
+        }
         for task in background {
             // The consumer commits and leaves its group; the publisher stops between records.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;

@@ -207,3 +207,34 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
         ),
     }
 }
+
+/// `metrics.listen` serves `/metrics` alone on an address of its own; the HTTP listener
+/// keeps its `/metrics` too.
+#[tokio::test]
+async fn metrics_can_have_an_address_of_their_own() {
+    let harness = Harness::start(vec![], |s| {
+        s.metrics.listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let base = harness.metrics_base.clone().expect("a metrics address");
+    assert_ne!(base, harness.base);
+    let scrape = harness
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(scrape
+        .text()
+        .await
+        .unwrap()
+        .contains("dinero_bridge_build_info{version="));
+    let elsewhere = harness
+        .http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404, "only /metrics there");
+}

@@ -48,6 +48,9 @@ pub struct Settings {
 pub struct MetricsSettings {
     /// Seconds between the replica's one query for the gauges kept in the database.
     pub refresh_secs: u64,
+    /// Also serve `/metrics` alone on this address (e.g. a port only Prometheus reaches);
+    /// unset: the HTTP listener's `/metrics` only.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Without Kafka, each outbox record (an order dead-lettered, a tenant paused or resumed) is

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::problem::ApiResult;
 use super::HttpState;
+use crate::telemetry::Metrics;
 
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
@@ -15,12 +16,21 @@ pub async fn openapi() -> HttpResponse {
 
 /// The Prometheus text format.
 pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    render(&state.metrics)
+}
+
+/// The same, on the metrics listener of its own.
+pub async fn metrics_only(metrics: web::Data<Metrics>) -> HttpResponse {
+    render(&metrics)
+}
+
+fn render(metrics: &Metrics) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         ))
-        .body(state.metrics.render())
+        .body(metrics.render())
 }
 
 /// Alive: the process answers. Nothing else is asked, so it cannot fail on a slow store.

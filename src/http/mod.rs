@@ -84,6 +84,26 @@ where
     }
 }
 
+/// `/metrics` alone on a listener of its own (`metrics.listen`), e.g. a port only the
+/// cluster's Prometheus reaches.
+pub fn metrics_server(
+    listener: std::net::TcpListener,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let metrics = web::Data::from(metrics);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .service(web::resource("/metrics").route(web::get().to(health::metrics_only)))
+    })
+    .workers(1)
+    .disable_signals()
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run())
+}
+
 /// The server on an already bound listener; it stops when its handle says so (the
 /// application owns the signals).
 pub fn server(

@@ -26,6 +26,8 @@ pub struct Harness {
     pub settings: Settings,
     pub http: reqwest::Client,
     pub base: String,
+    /// `/metrics` on its own listener, when `metrics.listen` is set.
+    pub metrics_base: Option<String>,
     stop: Option<StopHandle>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -90,6 +92,7 @@ impl Harness {
             settings,
             http: reqwest::Client::new(),
             base: String::new(),
+            metrics_base: None,
             stop: None,
             task: None,
             _dir: dir,
@@ -115,6 +118,7 @@ impl Harness {
             }
         };
         self.base = format!("http://{}", app.addr());
+        self.metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         // Keep the port across restarts, so URLs stay valid.
         self.settings.http.listen = app.addr();
         let (stop, task) = app.spawn();
