@@ -387,15 +387,7 @@ async fn a_storm_of_refused_records_stops_consuming_and_readiness_says_so() {
     }
     // What was refused before the guard tripped still reached the dead-letter topic.
     assert_eq!(dead_letters(&bootstrap, 4).await.len(), 4);
-    let scrape = harness
-        .http
-        .get(format!("{}/metrics", harness.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = harness.scrape().await;
     for line in [
         "dinero_bridge_storm_guard_active 1",
         "dinero_bridge_storm_guard_trips_total 1",
@@ -530,15 +522,7 @@ async fn an_offset_is_committed_only_after_the_record_is_in_the_inbox() {
     // librdkafka's statistics report the partition caught up.
     let deadline = Instant::now() + WAIT;
     loop {
-        let scrape = harness
-            .http
-            .get(format!("{}/metrics", harness.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let scrape = harness.scrape().await;
         if scrape
             .lines()
             .any(|l| l == "dinero_bridge_kafka_consumer_lag_records{partition=\"0\"} 0")

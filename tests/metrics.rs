@@ -76,15 +76,7 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
     assert_eq!(harness.send("shop", &order("shop", "3", 1)).await.0, 202);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let text = harness
-            .http
-            .get(format!("{}/metrics", harness.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = harness.scrape().await;
         let s = samples(&text);
         if s.get("dinero_bridge_inbox_events{state=\"held\"}") == Some(&1.0) {
             assert_eq!(s.get("dinero_bridge_paused_tenants"), Some(&1.0));

@@ -213,6 +213,18 @@ impl Harness {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `/metrics` as Prometheus would scrape it.
+    pub async fn scrape(&self) -> String {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// `/readyz`: its status and body.
     pub async fn readiness(&self) -> (u16, Value) {
         let response = self
