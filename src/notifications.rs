@@ -97,6 +97,8 @@ impl Notifier {
             }
         };
         let mut blocked: BTreeSet<String> = BTreeSet::new();
+        // Each tenant's receiver, read once a pass however many of its records wait.
+        let mut urls: BTreeMap<String, Option<String>> = BTreeMap::new();
         let mut progressed = false;
         for record in records {
             let tenant = record.tenant_id.clone();
@@ -108,7 +110,21 @@ impl Notifier {
                 blocked.insert(tenant);
                 continue;
             }
-            match self.deliver(&record).await {
+            let url = match urls.get(&tenant) {
+                Some(url) => url.clone(),
+                None => match self.url_for(&tenant).await {
+                    Ok(url) => {
+                        urls.insert(tenant.clone(), url.clone());
+                        url
+                    }
+                    Err(error) => {
+                        tracing::warn!(%tenant, %error, "cannot read the tenant's receiver");
+                        blocked.insert(tenant);
+                        continue;
+                    }
+                },
+            };
+            match self.deliver(&record, url.as_deref()).await {
                 Ok(()) => {
                     retry.remove(&tenant);
                     if let Err(error) = self.outbox.mark_published(record.id).await {
@@ -147,8 +163,9 @@ impl Notifier {
         Ok(own.or_else(|| Some(self.settings.url.clone()).filter(|u| !u.is_empty())))
     }
 
-    async fn deliver(&self, record: &OutboxRecord) -> Result<(), SendError> {
-        let Some(url) = self.url_for(&record.tenant_id).await? else {
+    /// Deliver to `url`; with none, nobody is to hear of it and it counts as delivered.
+    async fn deliver(&self, record: &OutboxRecord, url: Option<&str>) -> Result<(), SendError> {
+        let Some(url) = url else {
             return Ok(());
         };
         let body = serde_json::to_vec(&cloud_event(record)).expect("JSON serializes");
@@ -159,7 +176,7 @@ impl Notifier {
             .map_err(|e| SendError::Unreachable(format!("cannot sign: {e}")))?;
         let response = self
             .http
-            .post(&url)
+            .post(url)
             .header("content-type", "application/cloudevents+json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())

@@ -177,6 +177,42 @@ fn credentials_input(
     }
 }
 
+/// Credentials sent with a PUT, as checked: a refresh token is held in memory while the
+/// check renews it, and stored only if the check passes (as renewed).
+enum GivenCredentials {
+    ApiKey(String),
+    RefreshToken(Arc<HeldRefreshToken>),
+}
+
+impl GivenCredentials {
+    /// What is stored once the check passed.
+    fn after_check(self) -> DineroCredentials {
+        match self {
+            GivenCredentials::ApiKey(api_key) => DineroCredentials::ApiKey { api_key },
+            GivenCredentials::RefreshToken(held) => DineroCredentials::VismaConnect {
+                refresh_token: held.get().expose_secret().to_owned(),
+            },
+        }
+    }
+}
+
+/// The client's credentials for checking `given`, and what to store after the check.
+fn checkable(given: DineroCredentials) -> (Credentials, GivenCredentials) {
+    match given {
+        DineroCredentials::ApiKey { api_key } => (
+            Credentials::api_key(api_key.clone()),
+            GivenCredentials::ApiKey(api_key),
+        ),
+        DineroCredentials::VismaConnect { refresh_token } => {
+            let held = Arc::new(HeldRefreshToken::new(refresh_token));
+            (
+                Credentials::visma_connect(held.clone()),
+                GivenCredentials::RefreshToken(held),
+            )
+        }
+    }
+}
+
 impl Core {
     async fn view_of(&self, tenant: &Tenant) -> CoreResult<TenantView> {
         let counts = self
@@ -255,24 +291,6 @@ impl Core {
                 "webhook secrets are whsec_ followed by base64",
             ));
         }
-        // New credentials are checked as given, held in memory; kept ones are the stored
-        // tenant's, whose refresh token (if any) is renewed and stored by the usual owner.
-        let held = match &credentials {
-            NewCredentials::Given(DineroCredentials::VismaConnect { refresh_token }) => {
-                Some(Arc::new(HeldRefreshToken::new(refresh_token.clone())))
-            }
-            _ => None,
-        };
-        let client_credentials = match (&credentials, &existing, &held) {
-            (_, _, Some(held)) => Credentials::visma_connect(held.clone()),
-            (NewCredentials::Given(DineroCredentials::ApiKey { api_key }), _, _) => {
-                Credentials::api_key(api_key.clone())
-            }
-            (NewCredentials::Kept, Some(existing), _) => {
-                stored_credentials(self.store.clone(), existing)
-            }
-            _ => unreachable!("credentials_input refuses a new tenant without credentials"),
-        };
         let same_organization = existing
             .as_ref()
             .is_some_and(|t| t.organization_id == input.organization_id);
@@ -280,21 +298,27 @@ impl Core {
             // Other credentials: a cached access token proves nothing about them.
             self.dinero.forget_token(input.organization_id);
         }
+        let (client_credentials, given) = match (credentials, &existing) {
+            (NewCredentials::Given(given), _) => {
+                let (client, given) = checkable(given);
+                (client, Some(given))
+            }
+            (NewCredentials::Kept, Some(existing)) => {
+                (stored_credentials(self.store.clone(), existing), None)
+            }
+            (NewCredentials::Kept, None) => {
+                return Err(CoreError::bad_input(
+                    "invalid_body",
+                    "credentials are required for a new tenant",
+                ))
+            }
+        };
         let client = self
             .dinero
             .organization(input.organization_id, client_credentials);
         let account_vat = read_chart(&client, &input.settings).await?;
         let now = Utc::now();
-        let given = match credentials {
-            NewCredentials::Given(DineroCredentials::VismaConnect { .. }) => {
-                let held = held.expect("held above");
-                Some(DineroCredentials::VismaConnect {
-                    refresh_token: held.get().expose_secret().to_owned(),
-                })
-            }
-            NewCredentials::Given(given) => Some(given),
-            NewCredentials::Kept => None,
-        };
+        let given = given.map(GivenCredentials::after_check);
         let tenant = match given {
             Some(dinero) => {
                 let tenant = Tenant {
