@@ -558,9 +558,7 @@ impl Settings {
             if !is_http_url(&notifications.url) {
                 return key("notifications.url", "is not an http(s) URL");
             }
-            if standardwebhooks::Webhook::new(&notifications.secret).is_err()
-                || !notifications.secret.starts_with("whsec_")
-            {
+            if !crate::domain::tenant::is_webhook_secret(&notifications.secret) {
                 return key(
                     "notifications.secret",
                     "is required with a notification URL: whsec_ followed by base64",
@@ -751,6 +749,14 @@ mod tests {
             ),
             ("[http]\nlisten_port = 8080", "listen_port"),
             ("[dinero]\napi_url = \"not a url\"", "dinero.api_url"),
+            (
+                "[notifications]\nurl = \"http://platform/hooks\"\nsecret = \"not-whsec\"",
+                "notifications.secret",
+            ),
+            (
+                "[notifications]\nurl = \"ftp://platform\"",
+                "notifications.url",
+            ),
         ];
         for (toml, key) in cases {
             let error = load(toml).unwrap_err().to_string();

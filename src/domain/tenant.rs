@@ -88,3 +88,9 @@ pub struct TenantCounts {
     pub pending_events: i64,
     pub open_dead_letters: i64,
 }
+
+/// A Standard Webhooks secret: `whsec_` followed by base64. The shops' webhook secrets and the
+/// deployment's notification secret are both.
+pub fn is_webhook_secret(secret: &str) -> bool {
+    secret.starts_with("whsec_") && standardwebhooks::Webhook::new(secret).is_ok()
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Core, CoreError, CoreResult};
 use crate::dinero::{Credentials, HeldRefreshToken, OrganizationClient};
+use crate::domain::tenant::is_webhook_secret;
 use crate::domain::TenantId;
 use crate::domain::{DineroCredentials, Tenant, TenantCounts, TenantSecrets, TenantSettings};
 use crate::pipeline::stored_credentials;
@@ -281,11 +282,7 @@ impl Core {
                 ))
             }
         };
-        if webhook_secrets.is_empty()
-            || webhook_secrets
-                .iter()
-                .any(|s| !s.starts_with("whsec_") || standardwebhooks::Webhook::new(s).is_err())
-        {
+        if webhook_secrets.is_empty() || !webhook_secrets.iter().all(|s| is_webhook_secret(s)) {
             return Err(CoreError::bad_input(
                 "invalid_webhook_secret",
                 "webhook secrets are whsec_ followed by base64",

@@ -25,7 +25,8 @@ const ORDER_BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     /// Events at the door by source (webhook, kafka), result (accepted, duplicate, conflict,
-    /// rejected) and, for rejections, the reason (the problem code).
+    /// rejected, or unavailable when the store or broker could not take it) and, for the last
+    /// two, the reason (the problem code).
     pub intake_events: IntCounterVec,
     /// HTTP requests by route template, method and status.
     pub http_requests: IntCounterVec,
