@@ -54,6 +54,8 @@ ROWS = [
         ("Outbox pending", 'max(dinero_bridge_outbox_pending)', "short"),
         ("Oldest unpublished outbox record", 'max(dinero_bridge_outbox_oldest_seconds)', "s"),
         ("Pool connections by state", 'sum by (state) (dinero_bridge_store_connections)', "short"),
+        ("Operation p99 by operation", 'histogram_quantile(0.99, sum by (le, operation) (rate(dinero_bridge_store_operation_duration_seconds_bucket[$__rate_interval])))', "s"),
+        ("Failed operations by kind /s", 'sum by (result) (rate(dinero_bridge_store_operations_total{result!="ok"}[$__rate_interval]))', "ops"),
     ]),
 ]
 

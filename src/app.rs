@@ -18,7 +18,7 @@ use crate::notifications::Notifier;
 use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
 use crate::service::Core;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, ObservedStore, Store, StoreError};
 use crate::telemetry::{GaugeRefresher, Metrics};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +94,11 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let keys = settings.encryption_keys()?;
         let admin_tokens = settings.admin_tokens()?;
-        let store: Arc<dyn Store> =
-            store::open(&settings.store, keys, settings.store.migrate_on_start).await?;
         let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(ObservedStore::new(
+            store::open(&settings.store, keys, settings.store.migrate_on_start).await?,
+            metrics.clone(),
+        ));
         let dinero = DineroClient::observed(settings.dinero.clone(), Some(metrics.clone()))?;
         let pipeline = Pipeline::new(Shared {
             owner: uuid::Uuid::new_v4().to_string(),

@@ -160,6 +160,29 @@ async fn each_counter_moves_as_the_run_did_and_no_series_names_a_tenant() {
         ),
         3.0
     );
+    // Every store operation is timed and counted: four events reached the inbox (one of them
+    // a duplicate), one order was dead-lettered.
+    let store = "dinero_bridge_store_operations_total";
+    assert_eq!(
+        sum(&s, store, &["operation=\"accept_event\"", "result=\"ok\""]),
+        4.0
+    );
+    assert_eq!(
+        sum(
+            &s,
+            store,
+            &["operation=\"dead_letter_and_pause\"", "result=\"ok\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            &s,
+            "dinero_bridge_store_operation_duration_seconds_count",
+            &["operation=\"accept_event\""]
+        ),
+        4.0
+    );
     assert_eq!(sum(&s, "dinero_bridge_build_info", &[]), 1.0);
     assert!(
         !text.contains("=\"shop\"") && !text.contains("tenant=") && !text.contains("/shop"),

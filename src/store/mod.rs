@@ -3,6 +3,7 @@
 //! production with several replicas; `tests/store_contract.rs` runs one suite against both.
 
 mod crypto;
+mod observed;
 mod postgres;
 mod records;
 mod sqlite;
@@ -22,6 +23,7 @@ use crate::domain::{
     HistoryEntry, NewDeadLetter, NewEvent, OrderRecord, OrderSummary, OutboxRecord, Pause, Step,
     StoredEvent, Tenant, TenantCounts, UnknownValue,
 };
+pub use observed::{ObservedStore, StoreObserver};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -72,6 +74,18 @@ impl StoreError {
             }
             // Not a failure of the order: the lane hands the tenant over and stops.
             StoreError::Fenced(_) => ErrorClass::TenantState,
+        }
+    }
+
+    /// What went wrong, as one word for a metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Database(_) => "database",
+            StoreError::Migration(_) => "migration",
+            StoreError::Secrets(_) => "secrets",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Fenced(_) => "fenced",
         }
     }
 }

@@ -11,11 +11,15 @@ use prometheus::{
 };
 
 use crate::dinero::CallObserver;
-use crate::store::StoreGauges;
+use crate::store::{StoreError, StoreGauges, StoreObserver};
 
 /// Buckets for request durations, in seconds: 5 ms to 30 s.
 const REQUEST_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Buckets for store operations, in seconds: half a millisecond to 5 s.
+const STORE_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 /// Buckets for an order's way from acceptance to done, in seconds: 50 ms to an hour.
 const ORDER_BUCKETS: &[f64] = &[
@@ -79,6 +83,10 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// Store connections by state (open, idle), from the pool.
     pub store_connections: IntGaugeVec,
+    /// Store operations by operation and result (ok, or the error's kind).
+    pub store_operations: IntCounterVec,
+    /// Store operation durations by operation.
+    pub store_duration: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -307,6 +315,21 @@ impl Metrics {
                 "Store pool connections by state: open (in all), idle.",
                 &["state"],
             ),
+            store_operations: counter(
+                &registry,
+                "store_operations_total",
+                "Store operations by operation and result: ok, or the error's kind \
+                 (database, fenced, not_found, corrupt, secrets, migration).",
+                &["operation", "result"],
+            ),
+            store_duration: histogram(
+                &registry,
+                "store_operation_duration_seconds",
+                "Store operation durations by operation (a transaction each, waits for a \
+                 connection included).",
+                &["operation"],
+                STORE_BUCKETS,
+            ),
             registry,
         }
     }
@@ -376,5 +399,17 @@ impl CallObserver for Metrics {
         self.dinero_wait_seconds
             .with_label_values(&[cause])
             .inc_by(waited.as_secs_f64());
+    }
+}
+
+impl StoreObserver for Metrics {
+    fn finished(&self, operation: &'static str, elapsed: Duration, error: Option<&StoreError>) {
+        let result = error.map_or("ok", StoreError::kind);
+        self.store_operations
+            .with_label_values(&[operation, result])
+            .inc();
+        self.store_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
     }
 }
