@@ -7,6 +7,8 @@ use dinero_bridge::app::Application;
 use dinero_bridge::config::{LogFormat, Settings};
 use dinero_bridge::dinero::{Credentials, DineroClient, DineroConfig};
 use dinero_bridge::store;
+use dinero_bridge::telemetry::init_logging;
+use dinero_bridge::telemetry::traces::TraceExport;
 
 #[derive(Parser)]
 #[command(
@@ -65,33 +67,33 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let settings = Settings::load(cli.config.as_deref())?;
-            init_logging(settings.log.format, &settings.log.level);
+            let traces = TraceExport::resolve(&settings.traces, |name| std::env::var(name).ok())?
+                .map(|export| export.provider())
+                .transpose()?;
+            init_logging(settings.log.format, &settings.log.level, traces.as_ref());
             let app = Application::build(settings).await?;
-            tracing::info!(addr = %app.addr(), "dinero-bridge listening");
+            tracing::info!(addr = %app.addr(), traces = traces.is_some(), "dinero-bridge listening");
             let (stop, task) = app.spawn();
             wait_for_signal().await;
             stop.stop();
-            task.await??;
+            let stopped = task.await;
+            if let Some(traces) = traces {
+                // The last spans (the shutdown's) go out before the process ends.
+                if let Err(error) = traces.shutdown() {
+                    eprintln!("dinero-bridge: flushing traces: {error}");
+                }
+            }
+            stopped??;
             Ok(())
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
-            init_logging(settings.log.format, &settings.log.level);
+            init_logging(settings.log.format, &settings.log.level, None);
             store::open(&settings.store, settings.encryption_keys()?, true).await?;
             println!("store migrated");
             Ok(())
@@ -103,7 +105,7 @@ async fn run() -> anyhow::Result<()> {
             client_secret,
             api_key,
         } => {
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", None);
             let config = match base_url {
                 Some(url) => {
                     Settings::defaults()

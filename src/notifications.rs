@@ -45,7 +45,7 @@ pub fn cloud_event(record: &OutboxRecord) -> Value {
         .get("order-id")
         .cloned()
         .unwrap_or_else(|| record.tenant_id.clone());
-    json!({
+    let mut event = json!({
         "specversion": "1.0",
         "id": format!("outbox-{}", record.id),
         "source": "/dinero-bridge",
@@ -55,7 +55,12 @@ pub fn cloud_event(record: &OutboxRecord) -> Value {
         "tenantid": record.tenant_id,
         "datacontenttype": "application/json",
         "data": {"facts": record.headers, "record": value},
-    })
+    });
+    // The CloudEvents distributed-tracing extension: the failed transfer's trace.
+    if let Some(traceparent) = record.headers.get("traceparent") {
+        event["traceparent"] = json!(traceparent);
+    }
+    event
 }
 
 /// Why a record was not delivered this time.

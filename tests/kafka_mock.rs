@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -77,43 +77,7 @@ async fn produce(producer: &FutureProducer, key: &str, value: &[u8], headers: &[
 
 /// Read the dead-letter topic until `count` records arrived.
 async fn dead_letters(bootstrap: &str, count: usize) -> Vec<(String, BTreeMap<String, String>)> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[DEAD]).unwrap();
-    let mut records = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    while records.len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {count} dead-letter records: {records:#?}",
-            records.len()
-        );
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await
-        else {
-            continue;
-        };
-        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        records.push((value, headers));
-    }
-    records
+    read_topic(bootstrap, DEAD, count).await
 }
 
 #[tokio::test]

@@ -130,6 +130,7 @@ fn event(tenant: &str, event_id: &str, order_id: &str, content: &str) -> NewEven
         payload: json!({"id": event_id, "data": {"order_id": order_id}}).to_string(),
         content_hash: content.into(),
         source: None,
+        traceparent: None,
     }
 }
 
@@ -154,6 +155,7 @@ fn letter(tenant: &str, seq: i64, order_id: &str) -> NewDeadLetter {
         message: "account 9999 does not exist".into(),
         attempts: 1,
         first_failed_at: Utc::now(),
+        traceparent: None,
     }
 }
 
@@ -325,6 +327,9 @@ async fn a_superseded_owner_cannot_write(b: &Backend) {
     ));
 }
 
+const ACCEPTED_UNDER: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const FAILED_UNDER: &str = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+
 async fn dead_letters_pause_and_resume_replays_them_in_order(b: &Backend) {
     let store = &*b.store;
     store.put_tenant(&tenant("shop")).await.unwrap();
@@ -335,13 +340,19 @@ async fn dead_letters_pause_and_resume_replays_them_in_order(b: &Backend) {
         partition: 3,
         offset: 77,
     });
+    source.traceparent = Some(ACCEPTED_UNDER.into());
     let Accepted::New { seq: one } = store.accept_event(source).await.unwrap() else {
         panic!()
     };
+    // The trace context it was accepted under comes back with the event.
+    let stored = store.next_pending_event("shop").await.unwrap().unwrap();
+    assert_eq!(stored.traceparent.as_deref(), Some(ACCEPTED_UNDER));
     let two = accept(store, "shop", "2").await;
     let three = accept(store, "shop", "3").await;
+    let mut first = letter("shop", one, "1");
+    first.traceparent = Some(FAILED_UNDER.into());
     let id1 = store
-        .dead_letter_and_pause(letter("shop", one, "1"), "order 1 failed", &fence)
+        .dead_letter_and_pause(first, "order 1 failed", &fence)
         .await
         .unwrap();
     store.resume("shop").await.unwrap();
@@ -387,6 +398,7 @@ async fn dead_letters_pause_and_resume_replays_them_in_order(b: &Backend) {
     assert_eq!(first_letter.headers["source-offset"], "77");
     assert_eq!(first_letter.headers["error-class"], "permanent");
     assert_eq!(first_letter.headers["tenant-id"], "shop");
+    assert_eq!(first_letter.headers["traceparent"], FAILED_UNDER);
     assert!(first_letter.value.contains("\"e-1\""));
     // Resume queues the dead letter again ahead of the held order.
     assert_eq!(store.resume("shop").await.unwrap(), 1);
@@ -891,6 +903,7 @@ fn customer_event(tenant: &str, order_id: &str, email: &str, customer_id: &str) 
         payload: payload.to_string(),
         content_hash: order_id.into(),
         source: None,
+        traceparent: None,
     }
 }
 

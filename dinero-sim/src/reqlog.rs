@@ -23,6 +23,8 @@ pub struct Entry {
     pub duration_us: u64,
     /// The request body of writes (JSON as sent).
     pub body: Option<String>,
+    /// The W3C `traceparent` header the caller sent, if any.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

@@ -40,6 +40,22 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// OpenTelemetry traces (off unless an OTLP endpoint is configured).
+    pub traces: TraceSettings,
+}
+
+/// OpenTelemetry traces, exported over OTLP/gRPC. The standard `OTEL_*` variables win over
+/// these keys (`telemetry::traces` reads them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector, e.g. `http://otel-collector:4317`; empty: off unless `OTEL_EXPORTER_OTLP_*`
+    /// names one.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of the traces started here that are recorded; a sampled caller is always followed.
+    pub sample_ratio: f64,
 }
 
 /// Prometheus metrics, served at `/metrics` on the HTTP listener.
@@ -549,6 +565,15 @@ impl Settings {
                     "must be within 0..1 with a window of at least 1",
                 );
             }
+        }
+        if !(0.0..=1.0).contains(&self.traces.sample_ratio) {
+            return key("traces.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        if !self.traces.otlp_endpoint.is_empty() && !is_http_url(&self.traces.otlp_endpoint) {
+            return key(
+                "traces.otlp_endpoint",
+                "must be an http(s) URL, e.g. http://otel-collector:4317",
+            );
         }
         if self.metrics.refresh_secs == 0 {
             return key("metrics.refresh_secs", "must be at least 1");

@@ -72,4 +72,12 @@ impl DineroConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
     }
+
+    /// The API's host name, for the client spans' `server.address`.
+    pub fn api_host(&self) -> String {
+        reqwest::Url::parse(&self.api_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
 }

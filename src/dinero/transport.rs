@@ -10,6 +10,8 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use tracing::{field, Instrument};
 
+use crate::telemetry::traces;
+
 use super::auth::{Credentials, TokenCache};
 use super::config::DineroConfig;
 use super::error::{classify, CallContext, DineroError, TenantStateReason};
@@ -122,14 +124,20 @@ impl Transport {
         credentials: &Credentials,
         call: Call,
     ) -> Result<Answer, DineroError> {
+        // One client span per call (OpenTelemetry HTTP conventions); its context goes to
+        // Dinero as `traceparent`. Never the URL's query or any header: tokens live there.
         let span = tracing::info_span!(
             "dinero.call",
+            otel.name = format!("{} {}", call.method, call.template),
             otel.kind = "client",
             dinero.operation = call.operation,
             http.request.method = %call.method,
             url.template = call.template,
+            server.address = self.config.api_host(),
             dinero.organization = organization,
             http.response.status_code = field::Empty,
+            error.type = field::Empty,
+            otel.status_code = field::Empty,
             dinero.throttled_ms = field::Empty,
         );
         self.execute_in_span(organization, credentials, call)
@@ -170,17 +178,28 @@ impl Transport {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
+            if let Some(traceparent) = traces::current_traceparent() {
+                request = request.header("traceparent", traceparent);
+            }
             let sent = Instant::now();
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
                     self.observe(call.operation, None, sent.elapsed());
+                    failed_span(if error.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    });
                     return Err(send_failure(&call, &error));
                 }
             };
             let status = response.status();
             self.observe(call.operation, Some(status.as_u16()), sent.elapsed());
             tracing::Span::current().record("http.response.status_code", status.as_u16());
+            if status.is_client_error() || status.is_server_error() {
+                failed_span(status.as_str());
+            }
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 // Often just expired early: renew once, then believe Dinero.
                 renewed = true;
@@ -297,6 +316,13 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
             Duration::from_millis(60_000 - into_minute + 250)
         }
     }
+}
+
+/// Mark the current call's span failed: `error.type` is the status code or what broke.
+fn failed_span(error_type: &str) {
+    let span = tracing::Span::current();
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "ERROR");
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub struct NewDeadLetter {
     pub message: String,
     pub attempts: u32,
     pub first_failed_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the transfer that failed, for the dead-letter record's headers.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -60,6 +60,8 @@ pub struct NewEvent {
     /// Hash of the order data, to tell a resend from a changed order.
     pub content_hash: String,
     pub source: Option<EventSource>,
+    /// The W3C `traceparent` of the span that accepted it, when tracing is on.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,4 +94,6 @@ pub struct StoredEvent {
     pub status: EventStatus,
     pub received_at: DateTime<Utc>,
     pub source: Option<EventSource>,
+    /// The W3C `traceparent` it was accepted under: the parent of its transfer's span.
+    pub traceparent: Option<String>,
 }

@@ -6,6 +6,7 @@ mod auth;
 mod health;
 mod openapi;
 pub mod problem;
+mod server_span;
 mod webhook;
 
 use std::sync::Arc;
@@ -125,6 +126,7 @@ pub fn server(
             }))
             .wrap(ErrorHandlers::new().default_handler(problem::render_framework_error))
             .wrap_fn(count_request)
+            .wrap_fn(server_span::trace_request)
             .configure(routes)
     })
     .disable_signals()

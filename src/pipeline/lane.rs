@@ -15,6 +15,8 @@ use crate::dinero::OrganizationClient;
 use crate::domain::ErrorClass;
 use crate::domain::{EventStatus, NewDeadLetter, OrderRecord, StoredEvent, Tenant};
 use crate::store::{Fence, StoreError};
+use crate::telemetry::{traces, Metrics};
+use tracing::{field, Instrument};
 
 pub enum Command {
     /// New events, a resume, or changed settings: look at the inbox again.
@@ -196,8 +198,25 @@ impl Lane {
         }
     }
 
-    /// Transfer one event with retries; on a final failure, dead-letter or pause.
+    /// Transfer one event with retries; on a final failure, dead-letter or pause. Its span
+    /// continues the trace the event was accepted in, and holds its Dinero calls.
     async fn process(&mut self, event: StoredEvent, overrides: Overrides) {
+        let span = tracing::info_span!(
+            "order.transfer",
+            otel.name = "transfer order",
+            tenant.id = %self.tenant_id,
+            order.id = %event.order_id,
+            event.seq = event.seq,
+            transfer.outcome = field::Empty,
+            otel.status_code = field::Empty,
+        );
+        traces::continue_from(&span, event.traceparent.as_deref());
+        self.transfer_with_retries(event, overrides)
+            .instrument(span)
+            .await
+    }
+
+    async fn transfer_with_retries(&mut self, event: StoredEvent, overrides: Overrides) {
         let first_failed_at = chrono::Utc::now();
         let mut attempts: u32 = 0;
         loop {
@@ -238,7 +257,7 @@ impl Lane {
             let error = match context.transfer(&event, overrides).await {
                 Ok(record) => {
                     self.finished(&event, &record, &fence).await;
-                    metrics.transfers.with_label_values(&["done"]).inc();
+                    outcome(&metrics, "done");
                     let took = chrono::Utc::now() - event.received_at;
                     metrics
                         .order_duration
@@ -247,14 +266,14 @@ impl Lane {
                 }
                 Err(TransferError::Store(StoreError::Fenced(_))) => {
                     tracing::info!(tenant = %self.tenant_id, "another replica claimed the tenant; this lane stops");
-                    metrics.transfers.with_label_values(&["handed_over"]).inc();
+                    outcome(&metrics, "handed_over");
                     self.fenced = true;
                     return;
                 }
                 Err(error) => error,
             };
             let class = error.class();
-            let outcome = match class {
+            let attempt_outcome = match class {
                 ErrorClass::Throttled => "throttled",
                 ErrorClass::Transient if attempts + 1 < self.shared.settings.max_attempts => {
                     "retried"
@@ -262,7 +281,7 @@ impl Lane {
                 ErrorClass::TenantState => "paused",
                 _ => "dead_lettered",
             };
-            metrics.transfers.with_label_values(&[outcome]).inc();
+            outcome(&metrics, attempt_outcome);
             if class != ErrorClass::Throttled {
                 attempts += 1;
             }
@@ -363,6 +382,7 @@ impl Lane {
             message: message.clone(),
             attempts,
             first_failed_at,
+            traceparent: traces::current_traceparent(),
         };
         let reason = format!(
             "order {} could not be transferred: {message}",
@@ -401,5 +421,16 @@ impl Lane {
                 tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending")
             }
         }
+    }
+}
+
+/// Count a transfer attempt's outcome, and name it on the transfer's span (the last one
+/// recorded stands).
+fn outcome(metrics: &Metrics, outcome: &'static str) {
+    metrics.transfers.with_label_values(&[outcome]).inc();
+    let span = tracing::Span::current();
+    span.record("transfer.outcome", outcome);
+    if matches!(outcome, "dead_lettered" | "paused") {
+        span.record("otel.status_code", "ERROR");
     }
 }

@@ -7,12 +7,14 @@ use super::checks::Checked;
 use super::{Core, CoreError, CoreResult};
 use crate::domain::{Accepted, EventSource, NewEvent};
 use crate::store::{InboxStore, StoreResult};
+use crate::telemetry::traces;
+use tracing::Instrument;
 
 /// The input topic as intake sees it (Kafka mode): the Kafka producer is one.
 #[async_trait::async_trait]
 pub trait InputTopic: Send + Sync {
     /// The event onto the topic, keyed by tenant; its partition and offset once the broker
-    /// acknowledged it.
+    /// acknowledged it. `traceparent` is the caller's, passed on when no span is recorded.
     async fn send_event(
         &self,
         tenant: &str,
@@ -21,15 +23,26 @@ pub trait InputTopic: Send + Sync {
     ) -> Result<(i32, i64), String>;
 }
 
-/// Where an event came from.
+/// Where an event came from, with the W3C trace context its transport carried.
 pub enum Origin<'a> {
-    /// A verified webhook: its body as received, and its W3C trace context.
+    /// A verified webhook: its body as received, and its `traceparent` header.
     Webhook {
         body: &'a [u8],
         traceparent: Option<&'a str>,
     },
-    /// A record of the input topic.
-    Kafka(EventSource),
+    /// A record of the input topic, and its `traceparent` header.
+    Kafka {
+        source: EventSource,
+        traceparent: Option<&'a str>,
+    },
+}
+
+impl Origin<'_> {
+    fn traceparent(&self) -> Option<&str> {
+        match self {
+            Origin::Webhook { traceparent, .. } | Origin::Kafka { traceparent, .. } => *traceparent,
+        }
+    }
 }
 
 /// What became of an event.
@@ -58,15 +71,42 @@ impl Core {
     /// Take a checked event. Nothing is acknowledged before it is durable: in the inbox, or
     /// acknowledged by the broker.
     pub async fn submit(&self, checked: &Checked, origin: Origin<'_>) -> CoreResult<Receipt> {
+        let event = &checked.event;
+        let span = tracing::info_span!(
+            "order.accept",
+            otel.name = "accept order",
+            tenant.id = %event.tenantid,
+            order.id = %event.data.order_id,
+            event.id = %event.id,
+        );
+        // The transport's trace context wins (the request or record span already continues
+        // it); without one, the event's own (the CloudEvents distributed-tracing extension)
+        // continues the trace in which the platform made the event.
+        let caller = origin.traceparent().or(event.traceparent.as_deref());
+        if origin.traceparent().is_none() {
+            traces::continue_from(&span, caller);
+        }
+        let caller = caller.map(str::to_owned);
+        self.submit_in_span(checked, origin, caller.as_deref())
+            .instrument(span)
+            .await
+    }
+
+    async fn submit_in_span(
+        &self,
+        checked: &Checked,
+        origin: Origin<'_>,
+        caller: Option<&str>,
+    ) -> CoreResult<Receipt> {
         if !self.accepting() {
             return Err(CoreError::Unavailable("shutting down; retry later".into()));
         }
         let tenant = &checked.event.tenantid;
         let source = match origin {
-            Origin::Webhook { body, traceparent } => {
+            Origin::Webhook { body, .. } => {
                 if let Some(topic) = &self.input_topic {
                     let (partition, offset) = topic
-                        .send_event(tenant, body, traceparent)
+                        .send_event(tenant, body, caller)
                         .await
                         .map_err(|error| {
                             CoreError::Unavailable(format!(
@@ -77,7 +117,7 @@ impl Core {
                 }
                 None
             }
-            Origin::Kafka(source) => {
+            Origin::Kafka { source, .. } => {
                 // The webhook checked its tenant when it verified the signature; a record
                 // names its own, which must exist.
                 if self.store.tenant(tenant).await?.is_none() {
@@ -89,7 +129,8 @@ impl Core {
                 Some(source)
             }
         };
-        let accepted = accept(self.store.as_ref(), checked, source).await?;
+        let traceparent = traces::traceparent_or(caller);
+        let accepted = accept(self.store.as_ref(), checked, source, traceparent).await?;
         match &accepted {
             Accepted::New { .. } => self.pipeline.wake(tenant),
             Accepted::Conflict { seq, first_seq } => {
@@ -107,6 +148,7 @@ async fn accept(
     store: &dyn InboxStore,
     checked: &Checked,
     source: Option<EventSource>,
+    traceparent: Option<String>,
 ) -> StoreResult<Accepted> {
     let data = serde_json::to_vec(&checked.json["data"]).expect("JSON serializes");
     let content_hash: String = Sha256::digest(data)
@@ -121,6 +163,7 @@ async fn accept(
             payload: checked.json.to_string(),
             content_hash,
             source,
+            traceparent,
         })
         .await
 }

@@ -14,6 +14,7 @@ mod tenants;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub use error::CoreError;
 pub use intake::{InputTopic, Origin, Receipt};
@@ -69,14 +70,15 @@ impl Core {
     }
 
     /// Run a core call on the application's runtime and wait for it: what it starts (a
-    /// lane, a pooled connection) outlives the caller's runtime.
+    /// lane, a pooled connection) outlives the caller's runtime. It runs in the caller's
+    /// span, so its spans stay in the request's trace.
     pub async fn run<T, F>(self: &Arc<Self>, call: impl FnOnce(Arc<Core>) -> F) -> CoreResult<T>
     where
         F: Future<Output = CoreResult<T>> + Send + 'static,
         T: Send + 'static,
     {
         self.runtime
-            .spawn(call(self.clone()))
+            .spawn(call(self.clone()).instrument(tracing::Span::current()))
             .await
             .map_err(|_| CoreError::Unavailable("the call was cut short by shutdown".into()))?
     }

@@ -169,6 +169,7 @@ fn event_from(row: &PgRow) -> StoreResult<StoredEvent> {
                     .get::<Option<i64>, _>("source_offset")
                     .unwrap_or_default(),
             }),
+        traceparent: row.get("traceparent"),
     })
 }
 
@@ -370,8 +371,8 @@ impl InboxStore for PgStore {
         };
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset)
-             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9) RETURNING seq",
+                                 source_topic, source_partition, source_offset, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10) RETURNING seq",
         )
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -382,6 +383,7 @@ impl InboxStore for PgStore {
         .bind(event.source.as_ref().map(|s| s.topic.clone()))
         .bind(event.source.as_ref().map(|s| s.partition))
         .bind(event.source.as_ref().map(|s| s.offset))
+        .bind(&event.traceparent)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

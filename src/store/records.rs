@@ -58,6 +58,10 @@ pub(super) fn dead_letter_headers(
     if let Some(code) = &letter.error_code {
         headers.insert("error-code".into(), code.clone());
     }
+    // W3C trace context, as Kafka record headers carry it: the failed transfer's span.
+    if let Some(traceparent) = &letter.traceparent {
+        headers.insert("traceparent".into(), traceparent.clone());
+    }
     if let Some(source) = &event.source {
         headers.insert("source-topic".into(), source.topic.clone());
         headers.insert("source-partition".into(), source.partition.to_string());

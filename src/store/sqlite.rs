@@ -201,6 +201,7 @@ fn event_from(row: &SqliteRow) -> StoreResult<StoredEvent> {
                     .get::<Option<i64>, _>("source_offset")
                     .unwrap_or_default(),
             }),
+        traceparent: row.get("traceparent"),
     })
 }
 
@@ -397,8 +398,8 @@ impl InboxStore for SqliteStore {
         };
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                                 source_topic, source_partition, source_offset, traceparent)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         )
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -410,6 +411,7 @@ impl InboxStore for SqliteStore {
         .bind(event.source.as_ref().map(|s| s.topic.clone()))
         .bind(event.source.as_ref().map(|s| i64::from(s.partition)))
         .bind(event.source.as_ref().map(|s| s.offset))
+        .bind(&event.traceparent)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

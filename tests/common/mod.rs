@@ -192,25 +192,41 @@ impl Harness {
         secret: &str,
         content_type: &str,
     ) -> (u16, Value) {
+        answer(self.signed(tenant, body, secret, content_type)).await
+    }
+
+    /// Send a signed webhook with a W3C `traceparent` header.
+    pub async fn send_traced(
+        &self,
+        tenant: &str,
+        event: &Value,
+        traceparent: &str,
+    ) -> (u16, Value) {
+        let body = serde_json::to_vec(event).unwrap();
+        let request = self.signed(tenant, &body, SECRET, "application/json");
+        answer(request.header("traceparent", traceparent)).await
+    }
+
+    fn signed(
+        &self,
+        tenant: &str,
+        body: &[u8],
+        secret: &str,
+        content_type: &str,
+    ) -> reqwest::RequestBuilder {
         let msg_id = format!("msg_{}", uuid::Uuid::new_v4());
         let timestamp = chrono::Utc::now().timestamp();
         let signature = standardwebhooks::Webhook::new(secret)
             .unwrap()
             .sign(&msg_id, timestamp, body)
             .unwrap();
-        let response = self
-            .http
+        self.http
             .post(format!("{}/v1/webhooks/{tenant}", self.base))
             .header("content-type", content_type)
             .header("webhook-id", msg_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// `/metrics` as Prometheus would scrape it.
@@ -293,6 +309,59 @@ impl Harness {
             .await
             .unwrap()
     }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Read `topic` from the start until `count` records arrived: each value and its headers.
+pub async fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while records.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} records on {topic}: {records:#?}",
+            records.len()
+        );
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await
+        else {
+            continue;
+        };
+        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push((value, headers));
+    }
+    records
 }
 
 /// Account mapping matching the simulator's demo chart.

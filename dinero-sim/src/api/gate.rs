@@ -57,6 +57,11 @@ pub async fn gate(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> 
         fault: None,
         duration_us: 0,
         body: (is_write && !bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
+        traceparent: parts
+            .headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
     };
 
     let draw = sim.faults.draw(organization, route.as_deref(), is_write);

@@ -25,7 +25,8 @@ use crate::pipeline::Pipeline;
 use crate::service::checks;
 use crate::service::{ConsumerStatus, Core, CoreError, Origin};
 use crate::store::Store;
-use crate::telemetry::Metrics;
+use crate::telemetry::{traces, Metrics};
+use tracing::Instrument;
 
 /// What readiness reports about Kafka.
 #[derive(Default)]
@@ -186,6 +187,7 @@ pub struct Consumer {
     storm: StormGuard,
     health: Arc<ConsumerHealth>,
     topic: String,
+    group: String,
     ownership: Option<mpsc::UnboundedReceiver<Ownership>>,
 }
 
@@ -235,6 +237,7 @@ impl Consumer {
             storm: StormGuard::new(settings.storm_window, settings.storm_max_refused_ratio),
             health,
             topic: settings.input_topic.clone(),
+            group: settings.group_id.clone(),
             ownership: Some(ownership),
         })
     }
@@ -302,8 +305,34 @@ impl Consumer {
 
     /// Inbox or dead-letter record: `Some(true)` when refused, `None` when shutdown came
     /// first. Store failures are retried here and the offset is not committed until the
-    /// record is safely written somewhere.
+    /// record is safely written somewhere. One consumer span per record, continuing the trace
+    /// in its `traceparent` header (OpenTelemetry messaging conventions).
     async fn handle(&self, message: &BorrowedMessage<'_>) -> Option<bool> {
+        let traceparent = decode::header(message, "traceparent");
+        let span = tracing::info_span!(
+            "kafka.process",
+            otel.name = format!("process {}", message.topic()),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.operation.name = "process",
+            messaging.destination.name = message.topic(),
+            messaging.destination.partition.id = message.partition().to_string(),
+            messaging.kafka.offset = message.offset(),
+            messaging.consumer.group.name = %self.group,
+            messaging.kafka.message.key = decode::key(message),
+        );
+        traces::continue_from(&span, traceparent.as_deref());
+        self.handle_in_span(message, traceparent.as_deref())
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_in_span(
+        &self,
+        message: &BorrowedMessage<'_>,
+        traceparent: Option<&str>,
+    ) -> Option<bool> {
         let source = EventSource {
             topic: message.topic().to_owned(),
             partition: message.partition(),
@@ -334,7 +363,13 @@ impl Consumer {
         loop {
             match self
                 .core
-                .submit(&checked, Origin::Kafka(source.clone()))
+                .submit(
+                    &checked,
+                    Origin::Kafka {
+                        source: source.clone(),
+                        traceparent,
+                    },
+                )
                 .await
             {
                 Ok(receipt) => {

@@ -42,3 +42,13 @@ pub fn key(message: &BorrowedMessage<'_>) -> Option<String> {
         .key()
         .map(|k| String::from_utf8_lossy(k).into_owned())
 }
+
+/// A header's value as text, when the record has it.
+pub fn header(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+}

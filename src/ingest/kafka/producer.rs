@@ -9,6 +9,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use super::client::{base, KafkaError};
 use crate::config::KafkaSettings;
 use crate::service::InputTopic;
+use crate::telemetry::traces;
+use tracing::{field, Instrument};
 
 #[derive(Clone)]
 pub struct EventProducer {
@@ -45,18 +47,31 @@ impl EventProducer {
     }
 
     /// An order event onto the input topic, keyed by tenant; returns once the broker has it.
+    /// The record's `traceparent` is this send's span (the caller's when none is recorded).
     pub async fn send_event(
         &self,
         tenant: &str,
         value: &[u8],
         traceparent: Option<&str>,
     ) -> Result<(i32, i64), KafkaError> {
+        let span = tracing::info_span!(
+            "kafka.send",
+            otel.name = format!("send {}", self.input_topic),
+            otel.kind = "producer",
+            messaging.system = "kafka",
+            messaging.operation.type = "send",
+            messaging.operation.name = "send",
+            messaging.destination.name = %self.input_topic,
+            messaging.kafka.message.key = tenant,
+            messaging.destination.partition.id = field::Empty,
+            messaging.kafka.offset = field::Empty,
+        );
         let mut pairs = BTreeMap::from([(
             "content-type".to_owned(),
             "application/cloudevents+json".to_owned(),
         )]);
-        if let Some(traceparent) = traceparent {
-            pairs.insert("traceparent".into(), traceparent.into());
+        if let Some(traceparent) = span.in_scope(|| traces::traceparent_or(traceparent)) {
+            pairs.insert("traceparent".into(), traceparent);
         }
         let record = FutureRecord::to(&self.input_topic)
             .key(tenant)
@@ -65,8 +80,14 @@ impl EventProducer {
         let delivery = self
             .producer
             .send(record, QUEUE_TIMEOUT)
+            .instrument(span.clone())
             .await
             .map_err(|(error, _)| error)?;
+        span.record(
+            "messaging.destination.partition.id",
+            delivery.partition.to_string(),
+        );
+        span.record("messaging.kafka.offset", delivery.offset);
         Ok((delivery.partition, delivery.offset))
     }
 
