@@ -247,6 +247,28 @@ async fn schema_violations_name_the_field() {
             "invalid_order",
             "/subject",
         ),
+        (
+            // 0.25 instead of 25: the lines then carry almost no VAT, the total says 47.78.
+            "VAT rate as a fraction",
+            Box::new(|e| {
+                e["data"]["lines"][0]["vat_rate"] = json!(0.25);
+                e["data"]["lines"][1]["vat_rate"] = json!(0.25);
+            }),
+            "invalid_order",
+            "/data/totals/vat",
+        ),
+        (
+            "VAT total off",
+            Box::new(|e| e["data"]["totals"]["vat"] = json!("40.00")),
+            "invalid_order",
+            "/data/totals/vat",
+        ),
+        (
+            "language not a BCP 47 tag",
+            Box::new(|e| e["data"]["language"] = json!("danish please")),
+            "schema_violation",
+            "/data/language",
+        ),
     ];
     for (name, break_it, code, pointer) in cases {
         let mut event = order("shop", "1", 1);

@@ -808,3 +808,259 @@ async fn a_line_on_half_an_øre_is_totalled_as_dinero_does() {
     assert_eq!(money(&invoices[0]["TotalInclVat"]), dec!(6.29));
     assert_eq!(money(&invoices[0]["TotalVat"]), dec!(1.26));
 }
+
+/// What the service sent to register payments on an organization's invoices: (invoice
+/// reference is not in the call, so) each body's DKK `Amount` and `AmountInForeignCurrency`.
+fn payment_calls(harness: &Harness, organization: i64) -> Vec<Value> {
+    harness
+        .sim
+        .sim()
+        .log
+        .entries(0, Some(organization))
+        .into_iter()
+        .filter(|e| {
+            e.method == "POST"
+                && e.route.as_deref() == Some("/v1/{organizationId}/invoices/{guid}/payments")
+                && (200..300).contains(&e.status)
+        })
+        .map(|e| serde_json::from_str(e.body.as_deref().unwrap()).unwrap())
+        .collect()
+}
+
+/// Orders in EUR, SEK, USD and NOK whose payments carry no DKK amount are paid with the DKK
+/// figure Dinero itself used (the simulator's day rates), a gift card on a EUR order too, and
+/// the history says at which rate.
+#[tokio::test]
+async fn foreign_payments_without_a_dkk_amount_are_registered_at_dineros_own_rate() {
+    let harness = Harness::start(vec![organization(42)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("abroad", 42, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let product = |price: &str| json!([{"kind": "product", "name": "Vare", "quantity": 1, "unit_price": price, "vat_rate": 25}]);
+    // (order, country, currency, total, vat, Dinero's rate per 100 in dinero-sim)
+    let cases = [
+        ("eur", "DE", "EUR", "100.00", "20.00", dec!(746.04)),
+        ("sek", "SE", "SEK", "1000.00", "200.00", dec!(64.12)),
+        ("usd", "FI", "USD", "50.00", "10.00", dec!(689.47)),
+        ("nok", "NL", "NOK", "500.00", "100.00", dec!(62.35)),
+    ];
+    for (id, country, currency, total, vat, _) in &cases {
+        let mut event = order_with(
+            "abroad",
+            id,
+            1,
+            (country, currency),
+            product(total),
+            (total, vat),
+            json!({}),
+        );
+        event["data"]["payment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("amount_dkk");
+        let (status, body) = harness.send("abroad", &event).await;
+        assert_eq!(status, 202, "{id}: {body}");
+    }
+    // A EUR order partly paid with a gift card (25 of 100), no DKK figures anywhere.
+    let mut gift = order_with(
+        "abroad",
+        "gift",
+        2,
+        ("DE", "EUR"),
+        json!([{"kind": "product", "name": "Vare", "quantity": 1, "unit_price": "100.00", "vat_rate": 25},
+               {"kind": "gift_card", "name": "Gavekort", "quantity": 1, "unit_price": "-25.00", "vat_rate": 0}]),
+        ("75.00", "20.00"),
+        json!({}),
+    );
+    gift["data"]["payment"] =
+        json!({"method": "card", "amount": "75.00", "paid_at": "2026-11-20T10:00:00Z"});
+    let (status, body) = harness.send("abroad", &gift).await;
+    assert_eq!(status, 202, "{body}");
+    harness
+        .wait_for_orders("abroad", cases.len() + 1, &["done"], WAIT)
+        .await;
+
+    let mut sent: Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> = payment_calls(&harness, 42)
+        .iter()
+        .map(|p| (money(&p["AmountInForeignCurrency"]), money(&p["Amount"])))
+        .collect();
+    sent.sort();
+    let mut expected: Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> = cases
+        .iter()
+        .map(|(_, _, _, total, _, rate)| {
+            let amount: rust_decimal::Decimal = total.parse().unwrap();
+            let dkk = (amount * rate / dec!(100))
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            (amount, dkk)
+        })
+        .chain([
+            (dec!(75.00), (dec!(75.00) * dec!(7.4604)).round_dp(2)),
+            (dec!(25.00), (dec!(25.00) * dec!(7.4604)).round_dp(2)),
+        ])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        sent, expected,
+        "each payment at Dinero's rate for its invoice"
+    );
+    let state = harness.dinero(42).await;
+    for invoice in invoices(&state) {
+        assert_eq!(invoice["PaymentStatus"], "Paid", "{invoice}");
+    }
+    let detail = harness.get("/v1/tenants/abroad/orders/sek").await;
+    let history = detail["history"].to_string();
+    assert!(
+        history.contains("1000.00 SEK = 641.20 DKK at Dinero's rate 64.12 per 100"),
+        "{history}"
+    );
+}
+
+/// A B2B order without a payment is booked on credit, on its own terms or the shop's, never
+/// as paid; it is listed as awaiting payment.
+#[tokio::test]
+async fn an_order_sold_on_credit_is_booked_with_terms_and_awaits_its_payment() {
+    let harness = Harness::start(vec![organization(43)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("b2b", 43, settings(json!({"payment_terms_days": 14})))
+            .await
+            .status(),
+        201
+    );
+    let company = json!({"customer": {"kind": "company", "name": "Kunde ApS", "vat_number": "DK12345678",
+        "address": {"country": "DK"}}});
+    for (id, extra) in [
+        ("shop-terms", json!({})),
+        ("own-terms", json!({"payment_terms_days": 30})),
+        ("due-date", json!({"due_date": "2026-12-20"})),
+        ("paid", json!({})),
+    ] {
+        let mut event = order("b2b", id, 3);
+        let data = event["data"].as_object_mut().unwrap();
+        for (key, value) in company.as_object().unwrap() {
+            data.insert(key.clone(), value.clone());
+        }
+        for (key, value) in extra.as_object().unwrap() {
+            data.insert(key.clone(), value.clone());
+        }
+        if id != "paid" {
+            data.remove("payment");
+        }
+        let (status, body) = harness.send("b2b", &event).await;
+        assert_eq!(status, 202, "{id}: {body}");
+    }
+    harness
+        .wait_for_orders("b2b", 4, &["done", "awaiting_payment"], WAIT)
+        .await;
+    let state = harness.dinero(43).await;
+    let terms = |id: &str| {
+        let invoice = invoices(&state)
+            .into_iter()
+            .find(|i| i["ExternalReference"] == format!("b2b:{id}"))
+            .unwrap();
+        (
+            invoice["PaymentConditionType"].as_str().unwrap().to_owned(),
+            invoice["PaymentConditionNumberOfDays"].as_i64().unwrap(),
+            invoice["Status"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(terms("shop-terms"), ("Netto".into(), 14, "Booked".into()));
+    assert_eq!(terms("own-terms"), ("Netto".into(), 30, "Booked".into()));
+    // Completed 20 November, due 20 December: 30 days.
+    assert_eq!(terms("due-date"), ("Netto".into(), 30, "Booked".into()));
+    assert_eq!(terms("paid").0, "Paid");
+    let awaiting = harness
+        .get("/v1/tenants/b2b/orders?status=awaiting_payment")
+        .await;
+    let mut ids: Vec<&str> = awaiting["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["due-date", "own-terms", "shop-terms"]);
+    assert!(
+        payment_calls(&harness, 43).len() == 1,
+        "only the paid order"
+    );
+}
+
+/// Any BCP 47 tag is taken; Dinero gets Danish for `da`, English otherwise.
+#[tokio::test]
+async fn customer_languages_map_to_dineros_two() {
+    let harness = Harness::start(vec![organization(44)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("lang", 44, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let cases = [
+        ("de", "en-GB"),
+        ("sv", "en-GB"),
+        ("nb", "en-GB"),
+        ("en-GB", "en-GB"),
+        ("da-DK", "da-DK"),
+    ];
+    for (tag, _) in cases {
+        let mut event = order("lang", tag, 4);
+        event["data"]["language"] = json!(tag);
+        let (status, body) = harness.send("lang", &event).await;
+        assert_eq!(status, 202, "{tag}: {body}");
+    }
+    harness
+        .wait_for_orders("lang", cases.len(), &["done"], WAIT)
+        .await;
+    let state = harness.dinero(44).await;
+    for (tag, language) in cases {
+        let invoice = invoices(&state)
+            .into_iter()
+            .find(|i| i["ExternalReference"] == format!("lang:{tag}"))
+            .unwrap();
+        assert_eq!(invoice["Language"], language, "{tag}");
+    }
+}
+
+/// A company kept in the books by its bare CVR number is the customer of an order that
+/// writes it with prefix and spaces: no second contact.
+#[tokio::test]
+async fn a_vat_number_matches_with_or_without_its_prefix_and_separators() {
+    let mut seeded = organization(45);
+    seeded.contacts = vec![json!({
+        "Name": "Kunde ApS", "CountryKey": "DK", "IsPerson": false, "IsMember": false,
+        "UseCvr": true, "VatNumber": "12345678"
+    })];
+    let harness = Harness::start(vec![seeded], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("cvr", 45, settings(json!({})))
+            .await
+            .status(),
+        201
+    );
+    for (id, vat) in [
+        ("1", "DK 12 34 56 78"),
+        ("2", "DK12345678"),
+        ("3", "12.34.56.78"),
+    ] {
+        let mut event = order("cvr", id, 5);
+        event["data"]["customer"] = json!({"kind": "company", "name": "Kunde ApS",
+            "vat_number": vat, "address": {"country": "DK"}});
+        let (status, body) = harness.send("cvr", &event).await;
+        assert_eq!(status, 202, "{id}: {body}");
+    }
+    harness.wait_for_orders("cvr", 3, &["done"], WAIT).await;
+    let state = harness.dinero(45).await;
+    let contacts = state["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "{contacts:#?}");
+    let guid = &contacts[0]["ContactGuid"];
+    for invoice in invoices(&state) {
+        assert_eq!(&invoice["ContactGuid"], guid);
+    }
+}

@@ -410,6 +410,9 @@ impl OrganizationClient {
                 status: row.status,
                 external_reference: row.external_reference,
                 deleted: row.deleted_at.is_some(),
+                currency: row.currency,
+                total_incl_vat: row.total_incl_vat,
+                total_incl_vat_dkk: row.total_incl_vat_in_dkk,
             })
             .filter(|row| !row.deleted)
             .collect())

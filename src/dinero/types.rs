@@ -180,6 +180,20 @@ pub struct InvoiceSummary {
     pub status: Option<String>,
     pub external_reference: Option<String>,
     pub deleted: bool,
+    pub currency: Option<String>,
+    /// In the invoice's currency.
+    pub total_incl_vat: Option<Decimal>,
+    /// The same, converted by Dinero at the rate it applied to the invoice.
+    pub total_incl_vat_dkk: Option<Decimal>,
+}
+
+impl InvoiceSummary {
+    /// DKK per unit of the invoice's currency, as Dinero converted the invoice: its DKK total
+    /// over its total. `None` for an empty invoice or a list without the figures.
+    pub fn dkk_rate(&self) -> Option<Decimal> {
+        let total = self.total_incl_vat.filter(|t| !t.is_zero())?;
+        Some(self.total_incl_vat_dkk? / total)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -289,9 +289,17 @@ pub struct InvoiceRow {
     pub status: Option<String>,
     pub external_reference: Option<String>,
     pub deleted_at: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub total_incl_vat: Option<Decimal>,
+    /// Dinero's own conversion at the day's rate: how foreign payments learn their DKK amount.
+    #[serde(default, rename = "TotalInclVatInDkk")]
+    pub total_incl_vat_in_dkk: Option<Decimal>,
 }
 
-pub const INVOICE_ROW_FIELDS: &str = "Guid,Number,Status,ExternalReference,DeletedAt";
+pub const INVOICE_ROW_FIELDS: &str =
+    "Guid,Number,Status,ExternalReference,DeletedAt,Currency,TotalInclVat,TotalInclVatInDkk";
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]

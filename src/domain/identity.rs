@@ -39,6 +39,25 @@ pub fn normalise_vat_number(vat: &str) -> String {
         .to_uppercase()
 }
 
+/// The one form a VAT number is matched by: separators gone, upper case, and the country
+/// prefix present (`12345678` of a Danish customer is `DK12345678`; Greece's prefix is EL).
+pub fn canonical_vat_number(vat: &str, country: &str) -> String {
+    let vat = normalise_vat_number(vat);
+    if vat.len() > 2 && vat.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic) {
+        return vat;
+    }
+    let prefix = match country.to_ascii_uppercase().as_str() {
+        "GR" => "EL".to_owned(),
+        other => other.to_owned(),
+    };
+    format!("{prefix}{vat}")
+}
+
+/// The number without its country prefix, as many Danish books hold a CVR number.
+pub fn vat_number_without_prefix(canonical: &str) -> &str {
+    canonical.get(2..).unwrap_or(canonical)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +75,15 @@ mod tests {
     fn keys_are_normalised() {
         assert_eq!(normalise_email("  Anna@Example.DE "), "anna@example.de");
         assert_eq!(normalise_vat_number("dk 12.34-56 78"), "DK12345678");
+    }
+
+    #[test]
+    fn a_vat_number_is_the_same_with_or_without_prefix_and_separators() {
+        for given in ["DK12345678", "12345678", "DK 12 34 56 78", "dk-12.34.56.78"] {
+            assert_eq!(canonical_vat_number(given, "DK"), "DK12345678", "{given}");
+        }
+        assert_eq!(canonical_vat_number("123456789", "GR"), "EL123456789");
+        assert_eq!(canonical_vat_number("DE 123456789", "DK"), "DE123456789");
+        assert_eq!(vat_number_without_prefix("DK12345678"), "12345678");
     }
 }

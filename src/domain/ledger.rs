@@ -15,11 +15,18 @@ pub enum Step {
     InvoiceCreated,
     Booked,
     Paid,
+    /// Booked on credit: transferred, the customer's payment still to come (`order.paid`).
+    AwaitingPayment,
     Done,
     Failed,
 }
 
 impl Step {
+    /// Nothing more to do in Dinero for this event.
+    pub fn is_final(self) -> bool {
+        matches!(self, Step::Done | Step::AwaitingPayment)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Received => "received",
@@ -27,6 +34,7 @@ impl Step {
             Step::InvoiceCreated => "invoice_created",
             Step::Booked => "booked",
             Step::Paid => "paid",
+            Step::AwaitingPayment => "awaiting_payment",
             Step::Done => "done",
             Step::Failed => "failed",
         }
@@ -39,6 +47,7 @@ impl Step {
             "invoice_created" => Step::InvoiceCreated,
             "booked" => Step::Booked,
             "paid" => Step::Paid,
+            "awaiting_payment" => Step::AwaitingPayment,
             "done" => Step::Done,
             "failed" => Step::Failed,
             other => return Err(UnknownValue(format!("ledger step '{other}'"))),

@@ -159,6 +159,8 @@ pub struct MappingSettings<'a> {
     pub account_vat: &'a BTreeMap<i32, Decimal>,
     pub register_payment: bool,
     pub lock_voucher_number: bool,
+    /// The shop's credit terms for orders sold without a payment.
+    pub payment_terms_days: u32,
     pub time_zone: Tz,
     /// Largest accepted difference between the invoice's and the order's totals.
     pub tolerance: Decimal,
@@ -221,6 +223,17 @@ pub struct InvoiceDraft {
     /// What Dinero will total, computed the way it computes.
     pub total: Decimal,
     pub vat: Decimal,
+    /// Paid at checkout, or sold on credit.
+    pub terms: PaymentTerms,
+}
+
+/// When the customer pays an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentTerms {
+    /// Paid when the order was placed: the payment is registered on the invoice.
+    Paid,
+    /// Sold on credit: due this many days after the invoice date.
+    Net { days: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -284,8 +297,10 @@ pub fn plan(
 ) -> Result<TransferPlan, MappingError> {
     let order = &event.data;
     let situation = VatSituation::of(order);
-    let english = order.language.as_deref() == Some("en")
-        || (order.language.is_none() && order.customer.address.country != "DK");
+    let english = match order.is_danish() {
+        Some(danish) => !danish,
+        None => order.customer.address.country != "DK",
+    };
     let date = local_date(order.completed_at, settings.time_zone);
     let contact = contact(tenant, order, english)?;
     let invoice = invoice(tenant, order, situation, settings, english, date)?;
@@ -335,7 +350,9 @@ fn contact(tenant: &str, order: &Order, english: bool) -> Result<ContactDraft, M
         .map(identity::normalise_vat_number)
         .filter(|v| !v.is_empty());
     let key = match (customer.kind, &vat_number, &email) {
-        (CustomerKind::Company, Some(vat), _) => ContactKey::VatNumber(vat.clone()),
+        (CustomerKind::Company, Some(vat), _) => ContactKey::VatNumber(
+            identity::canonical_vat_number(vat, &customer.address.country),
+        ),
         (_, _, Some(email)) => ContactKey::Email(email.clone()),
         _ => ContactKey::ShopCustomer(
             customer
@@ -535,7 +552,22 @@ fn invoice(
         },
         total: computed.total,
         vat: computed.vat,
+        terms: terms(order, settings.payment_terms_days, date),
     })
+}
+
+/// An order with a payment was paid at checkout; one without was sold on credit, on its own
+/// terms (days, or a due date) or else the shop's default. Never "Paid" without a payment.
+fn terms(order: &Order, shop_default_days: u32, invoice_date: NaiveDate) -> PaymentTerms {
+    if order.payment.is_some() {
+        return PaymentTerms::Paid;
+    }
+    let days = match (order.payment_terms_days, order.due_date) {
+        (Some(days), _) => days,
+        (None, Some(due)) => u32::try_from((due - invoice_date).num_days()).unwrap_or(0),
+        (None, None) => shop_default_days,
+    };
+    PaymentTerms::Net { days }
 }
 
 /// VOEC lines go to zero-rated accounts; with prices excluding VAT the Norwegian VAT is

@@ -59,6 +59,8 @@ fn event(
         },
         voec: country == "NO",
         language: None,
+        payment_terms_days: None,
+        due_date: None,
     };
     let total = order.lines_total();
     let vat: Decimal = order
@@ -123,6 +125,7 @@ fn plan_for(event: &OrderEvent, lock: bool) -> Result<TransferPlan, MappingError
         account_vat: &chart,
         register_payment: true,
         lock_voucher_number: lock,
+        payment_terms_days: 8,
         time_zone: chrono_tz::Europe::Copenhagen,
         tolerance: dec!(0.01),
     };
@@ -399,6 +402,7 @@ fn a_missing_or_unknown_account_is_named() {
         account_vat: &chart,
         register_payment: false,
         lock_voucher_number: false,
+        payment_terms_days: 8,
         time_zone: chrono_tz::Europe::Copenhagen,
         tolerance: dec!(0.01),
     };
@@ -511,4 +515,95 @@ fn validation_names_each_problem() {
             "{pointer} not in {violations:?}"
         );
     }
+}
+
+#[test]
+fn an_order_without_payment_is_sold_on_credit_never_paid() {
+    let product = || vec![line(LineKind::Product, "x", dec!(1), dec!(100), dec!(25))];
+    let mut e = event(
+        "DK",
+        CustomerKind::Company,
+        Some("12345678"),
+        product(),
+        false,
+    );
+    assert_eq!(
+        plan_for(&e, false).unwrap().invoice.terms,
+        PaymentTerms::Net { days: 8 },
+        "the shop's default"
+    );
+    e.data.payment_terms_days = Some(30);
+    assert_eq!(
+        plan_for(&e, false).unwrap().invoice.terms,
+        PaymentTerms::Net { days: 30 }
+    );
+    e.data.payment_terms_days = None;
+    // Completed 14 March (Copenhagen), due 13 April: 30 days.
+    e.data.due_date = chrono::NaiveDate::from_ymd_opt(2026, 4, 13);
+    assert_eq!(
+        plan_for(&e, false).unwrap().invoice.terms,
+        PaymentTerms::Net { days: 30 }
+    );
+    e.data.payment = Some(Payment {
+        method: "card".into(),
+        amount: e.data.totals.total,
+        amount_dkk: None,
+        reference: None,
+        paid_at: e.data.completed_at,
+    });
+    assert_eq!(
+        plan_for(&e, false).unwrap().invoice.terms,
+        PaymentTerms::Paid
+    );
+}
+
+#[test]
+fn any_language_tag_maps_to_danish_or_english() {
+    let mut e = event(
+        "DE",
+        CustomerKind::Person,
+        None,
+        vec![line(LineKind::Product, "x", dec!(1), dec!(100), dec!(25))],
+        false,
+    );
+    for (tag, language) in [
+        ("da", "da-DK"),
+        ("da-DK", "da-DK"),
+        ("DA", "da-DK"),
+        ("de", "en-GB"),
+        ("sv", "en-GB"),
+        ("nb", "en-GB"),
+        ("en-GB", "en-GB"),
+    ] {
+        e.data.language = Some(tag.into());
+        assert_eq!(
+            plan_for(&e, false).unwrap().invoice.language,
+            language,
+            "{tag}"
+        );
+    }
+    for tag in ["da", "de", "sv", "nb", "en-GB", "zh-Hant-TW"] {
+        assert!(crate::domain::order::is_language_tag(tag), "{tag}");
+    }
+    for tag in ["", "d", "danish please", "en_GB", "en-", "toolongtag"] {
+        assert!(!crate::domain::order::is_language_tag(tag), "{tag}");
+    }
+}
+
+#[test]
+fn a_vat_rate_sent_as_a_fraction_is_refused_with_the_figures() {
+    let mut e = event(
+        "DK",
+        CustomerKind::Person,
+        None,
+        vec![line(LineKind::Product, "x", dec!(2), dec!(100), dec!(25))],
+        true,
+    );
+    assert!(e.validate().is_ok());
+    e.data.lines[0].vat_rate = dec!(0.25);
+    let violations = e.validate().unwrap_err();
+    assert!(
+        violations["/data/totals/vat"].contains("adds up to 0.50, not 40 "),
+        "{violations:?}"
+    );
 }

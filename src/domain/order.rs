@@ -56,9 +56,16 @@ pub struct Order {
     /// Sold to a Norwegian consumer under VOEC (Norwegian VAT collected by the shop).
     #[serde(default)]
     pub voec: bool,
-    /// `da` or `en`; the invoice language.
+    /// The customer's language, a BCP 47 tag (`da`, `de`, `en-GB`, ...): Danish invoices
+    /// for `da`, English otherwise (Dinero has those two).
     #[serde(default)]
     pub language: Option<String>,
+    /// Days the customer has to pay, for an order sold on credit (no `payment`).
+    #[serde(default)]
+    pub payment_terms_days: Option<u32>,
+    /// Or the day the payment is due, for an order sold on credit.
+    #[serde(default)]
+    pub due_date: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,12 +240,28 @@ impl OrderEvent {
             "unknown currency",
         );
         check(
-            order
-                .language
-                .as_deref()
-                .is_none_or(|l| l == "da" || l == "en"),
+            order.language.as_deref().is_none_or(is_language_tag),
             "/data/language",
-            "must be da or en",
+            "must be a BCP 47 language tag, e.g. da, de or en-GB",
+        );
+        check(
+            order.payment_terms_days.is_none() || order.due_date.is_none(),
+            "/data/due_date",
+            "give payment_terms_days or due_date, not both",
+        );
+        check(
+            order
+                .payment_terms_days
+                .is_none_or(|days| days <= MAX_TERMS_DAYS),
+            "/data/payment_terms_days",
+            "must be at most 365 days",
+        );
+        check(
+            order
+                .due_date
+                .is_none_or(|due| due >= order.completed_at.date_naive()),
+            "/data/due_date",
+            "must not be before the order was completed",
         );
         let customer = &order.customer;
         check(
@@ -345,6 +368,18 @@ impl OrderEvent {
                     ),
                 );
             }
+            // Checked like the total, so a rate sent as a fraction (0.25 for 25%) is refused
+            // here with the figures, not found later as a paused shop.
+            let lines_vat = order.lines_vat();
+            if (lines_vat - order.totals.vat).abs() > order.vat_tolerance() {
+                v.insert(
+                    "/data/totals/vat".into(),
+                    format!(
+                        "the lines' VAT adds up to {lines_vat}, not {} (vat_rate is a percentage: 25 for 25%)",
+                        order.totals.vat
+                    ),
+                );
+            }
         }
         if v.is_empty() {
             Ok(())
@@ -383,6 +418,49 @@ impl Order {
     pub fn lines_total(&self) -> Decimal {
         self.lines.iter().map(|line| self.line_gross(line)).sum()
     }
+
+    /// The VAT the lines carry at their rates, each line rounded to øre as shops do. Gift
+    /// cards are a means of payment: they carry none.
+    pub fn lines_vat(&self) -> Decimal {
+        self.lines
+            .iter()
+            .filter(|line| line.kind != LineKind::GiftCard)
+            .map(|line| {
+                let gross = self.line_gross(line);
+                let rate = line.vat_rate / Decimal::ONE_HUNDRED;
+                (gross - gross / (Decimal::ONE + rate)).round_dp(2)
+            })
+            .sum()
+    }
+
+    /// How far the stated VAT may be from the lines' VAT: a shop that rounds the VAT once
+    /// per rate instead of per line differs by up to half an øre a line.
+    fn vat_tolerance(&self) -> Decimal {
+        LINE_SUM_TOLERANCE + Decimal::new(5, 3) * Decimal::from(self.lines.len())
+    }
+
+    /// Whether the invoice language is Danish (`da`, `da-DK`, ...); English otherwise.
+    pub fn is_danish(&self) -> Option<bool> {
+        self.language.as_deref().map(|tag| {
+            tag.split('-')
+                .next()
+                .is_some_and(|primary| primary.eq_ignore_ascii_case("da"))
+        })
+    }
+}
+
+/// The longest credit an order may give.
+pub const MAX_TERMS_DAYS: u32 = 365;
+
+/// A well-formed BCP 47 tag in its common shape: a 2-3 letter language, then subtags of 1-8
+/// letters or digits (`da`, `en-GB`, `zh-Hant-TW`, `sv-x-shop`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && tag.len() <= 35
 }
 
 /// The largest amount an order may carry: 15 digits before the decimal point, as the

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::mapping::AccountMapping;
 
+/// Net 8 days: the common Danish terms for an invoice.
+pub const DEFAULT_PAYMENT_TERMS_DAYS: u32 = 8;
+
 /// How a tenant's orders are transferred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -22,6 +25,9 @@ pub struct TenantSettings {
     pub book: bool,
     /// Register the payment (and gift cards) on the booked invoice.
     pub register_payment: bool,
+    /// Credit terms in days for orders sold without a payment (B2B on invoice), unless the
+    /// order gives its own.
+    pub payment_terms_days: u32,
     /// How orders map onto the organization's accounts.
     pub accounts: AccountMapping,
     /// Without Kafka: this shop's own receiver of its dead letters, pauses and resumes
@@ -36,6 +42,7 @@ impl Default for TenantSettings {
             lock_voucher_number: false,
             book: true,
             register_payment: false,
+            payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
             accounts: AccountMapping::default(),
             notification_url: None,
         }

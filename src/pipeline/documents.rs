@@ -3,7 +3,7 @@
 use crate::dinero::{
     LineKind, NewContact, NewInvoice, NewInvoiceLine, NewPayment, PaymentCondition,
 };
-use crate::domain::mapping::{ContactDraft, InvoiceDraft, PaymentDraft};
+use crate::domain::mapping::{ContactDraft, InvoiceDraft, PaymentDraft, PaymentTerms};
 
 pub fn contact(draft: &ContactDraft) -> NewContact {
     NewContact {
@@ -35,8 +35,12 @@ pub fn invoice(draft: &InvoiceDraft, contact: uuid::Uuid) -> NewInvoice {
         external_reference: Some(draft.external_reference.clone()),
         heading: Some(draft.heading.clone()),
         comment: Some(draft.comment.clone()),
-        // Webshop orders are paid at checkout.
-        payment_condition: Some(PaymentCondition::Paid),
+        payment_condition: Some(match draft.terms {
+            PaymentTerms::Paid => PaymentCondition::Paid,
+            PaymentTerms::Net { days } => {
+                PaymentCondition::Netto(i32::try_from(days).unwrap_or(i32::MAX))
+            }
+        }),
         lines_include_vat: draft.lines_include_vat,
         address: None,
         lines: draft

@@ -15,6 +15,9 @@ pub enum TransferError {
     Store(#[from] StoreError),
     #[error("the stored event is unreadable: {0}")]
     Payload(String),
+    /// Dinero's list does not show the invoice's DKK total (yet): asked again later.
+    #[error("Dinero shows no DKK total for invoice {0} yet, which a {1} payment needs")]
+    NoDkkFigure(uuid::Uuid, String),
 }
 
 impl TransferError {
@@ -23,6 +26,7 @@ impl TransferError {
             TransferError::Dinero(error) => error.class(),
             TransferError::Mapping(_) | TransferError::Payload(_) => ErrorClass::Permanent,
             TransferError::Store(error) => error.class(),
+            TransferError::NoDkkFigure(..) => ErrorClass::Transient,
         }
     }
 

@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
 use super::documents;
 use super::error::TransferError;
 use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
-use crate::domain::mapping::{self, ContactKey, MappingSettings, TransferPlan};
+use crate::domain::identity;
+use crate::domain::mapping::{self, ContactKey, MappingSettings, PaymentTerms, TransferPlan};
 use crate::domain::order::OrderEvent;
 use crate::domain::{OrderRecord, Step, StoredEvent, Tenant};
 use crate::store::{Fence, Store};
@@ -85,6 +86,7 @@ impl Context<'_> {
             lock_voucher_number: overrides
                 .lock_voucher_number
                 .unwrap_or(settings.lock_voucher_number),
+            payment_terms_days: settings.payment_terms_days,
             time_zone: self.time_zone,
             tolerance: self.tolerance,
         };
@@ -112,7 +114,7 @@ impl Context<'_> {
                 record
             }
         };
-        if record.step == Step::Done {
+        if record.step.is_final() {
             return Ok(record);
         }
         self.settle_foreign_call(&record).await;
@@ -138,12 +140,15 @@ impl Context<'_> {
         }
         record.error = None;
         record.error_class = None;
-        let detail = match record.invoice_number {
-            Some(number) => format!("invoice {number}"),
-            None => "left as a draft".to_owned(),
+        let (step, detail) = match (record.invoice_number, plan.invoice.terms) {
+            (None, _) => (Step::Done, "left as a draft".to_owned()),
+            (Some(number), PaymentTerms::Paid) => (Step::Done, format!("invoice {number}")),
+            (Some(number), PaymentTerms::Net { days }) => (
+                Step::AwaitingPayment,
+                format!("invoice {number}, sold on credit: due in {days} days"),
+            ),
         };
-        self.save(&mut record, Some(Step::Done), Some(detail))
-            .await?;
+        self.save(&mut record, Some(step), Some(detail)).await?;
         Ok(record)
     }
 
@@ -163,7 +168,16 @@ impl Context<'_> {
         if found.is_none() {
             found = match &draft.key {
                 ContactKey::Email(email) => self.dinero.find_contact_by_email(email).await?,
-                ContactKey::VatNumber(vat) => self.dinero.find_contact_by_vat_number(vat).await?,
+                // Books hold a VAT number with or without its country prefix.
+                ContactKey::VatNumber(vat) => {
+                    match self.dinero.find_contact_by_vat_number(vat).await? {
+                        Some(found) => Some(found),
+                        None => {
+                            let bare = identity::vat_number_without_prefix(vat);
+                            self.dinero.find_contact_by_vat_number(bare).await?
+                        }
+                    }
+                }
                 ContactKey::ShopCustomer(_) => None,
             };
         }
@@ -332,13 +346,21 @@ impl Context<'_> {
     ) -> Result<(), TransferError> {
         let guid = record.invoice_guid.expect("created before payments");
         let currency = &event.data.currency;
+        // DKK per unit as Dinero converted the invoice, asked for once when a payment needs it.
+        let mut dinero_rate: Option<Decimal> = None;
         while let Some(payment) = plan.payments.get(record.payments_done as usize) {
             let index = record.payments_done;
-            let Some(amount_dkk) = payment.amount_dkk else {
-                record.payments_done += 1;
-                let why = format!("payment {} skipped: the order carries no DKK amount for its {currency} payment", index + 1);
-                self.save(record, Some(Step::Paid), Some(why)).await?;
-                continue;
+            let (amount_dkk, converted) = match payment.amount_dkk {
+                Some(dkk) => (dkk, None),
+                None => {
+                    let rate = match dinero_rate {
+                        Some(rate) => rate,
+                        None => *dinero_rate.insert(self.dkk_rate(guid, plan, currency).await?),
+                    };
+                    let dkk = (payment.amount * rate)
+                        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+                    (dkk, Some(rate))
+                }
             };
             let marker = payment_marker(index);
             if record.in_flight.as_deref() == Some(marker.as_str()) {
@@ -378,12 +400,22 @@ impl Context<'_> {
                     record.invoice_version = Some(created.invoice_version.0);
                     record.payments_done += 1;
                     record.in_flight = None;
-                    let detail = format!(
-                        "payment {} of {} {currency} to {}",
-                        index + 1,
-                        payment.amount,
-                        payment.deposit_account
-                    );
+                    let detail = match converted {
+                        None => format!(
+                            "payment {} of {} {currency} to {}",
+                            index + 1,
+                            payment.amount,
+                            payment.deposit_account
+                        ),
+                        // The history keeps the rate, for the merchant's agio questions.
+                        Some(rate) => format!(
+                            "payment {} of {} {currency} = {amount_dkk} DKK at Dinero's rate {} per 100, to {}",
+                            index + 1,
+                            payment.amount,
+                            (rate * Decimal::ONE_HUNDRED).round_dp(4).normalize(),
+                            payment.deposit_account
+                        ),
+                    };
                     self.save(record, Some(Step::Paid), Some(detail)).await?;
                 }
                 Err(error @ DineroError::StaleTimestamp { .. }) => {
@@ -395,5 +427,23 @@ impl Context<'_> {
             }
         }
         Ok(())
+    }
+
+    /// DKK per unit of `currency` as Dinero converted this invoice (its list shows the DKK
+    /// total beside the total): a payment given in the order's currency only is registered
+    /// with the DKK amount Dinero itself used. One call.
+    async fn dkk_rate(
+        &self,
+        guid: Uuid,
+        plan: &TransferPlan,
+        currency: &str,
+    ) -> Result<Decimal, TransferError> {
+        self.dinero
+            .find_invoices_by_external_reference(&plan.invoice.external_reference)
+            .await?
+            .into_iter()
+            .find(|row| row.guid == guid)
+            .and_then(|row| row.dkk_rate())
+            .ok_or_else(|| TransferError::NoDkkFigure(guid, currency.to_owned()))
     }
 }

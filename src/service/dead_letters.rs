@@ -1,8 +1,8 @@
 //! Dead letters: list, retry one now, or resolve one by hand (kept for audit).
 
 use super::{Core, CoreError, CoreResult};
+use crate::domain::DeadLetter;
 use crate::domain::TenantId;
-use crate::domain::{DeadLetter, Step};
 use crate::pipeline::Overrides;
 
 impl Core {
@@ -35,7 +35,7 @@ impl Core {
             .pipeline
             .transfer_now(id.as_str(), &dead.order_id, Overrides::default())
             .await;
-        let transferred = outcome.is_ok_and(|r| r.step == Step::Done);
+        let transferred = outcome.is_ok_and(|r| r.step.is_final());
         Ok((self.dead_letter(id, letter).await?, transferred))
     }
 

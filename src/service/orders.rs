@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Core, CoreError, CoreResult};
-use crate::domain::{DeadLetter, HistoryEntry, OrderSummary, Step, Tenant};
+use crate::domain::{DeadLetter, HistoryEntry, OrderSummary, Tenant};
 use crate::domain::{OrderId, TenantId};
 use crate::pipeline::{ManualError, Overrides, PipelineError};
 use crate::store::OrderFilter;
@@ -14,6 +14,7 @@ pub const ORDER_STATUSES: &[&str] = &[
     "pending",
     "held",
     "in_progress",
+    "awaiting_payment",
     "done",
     "failed",
     "resolved",
@@ -191,9 +192,6 @@ impl Core {
                 }
             })?;
         let tenant = self.existing(id).await?;
-        Ok((
-            self.summary(&tenant, order).await?,
-            record.step == Step::Done,
-        ))
+        Ok((self.summary(&tenant, order).await?, record.step.is_final()))
     }
 }

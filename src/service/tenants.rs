@@ -263,6 +263,12 @@ impl Core {
                 ));
             }
         }
+        if input.settings.payment_terms_days > crate::domain::order::MAX_TERMS_DAYS {
+            return Err(CoreError::bad_input(
+                "invalid_body",
+                "settings.payment_terms_days is at most 365",
+            ));
+        }
         let impossible = input.settings.accounts.impossible_accounts();
         if !impossible.is_empty() {
             return Err(CoreError::bad_input(

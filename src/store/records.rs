@@ -124,7 +124,8 @@ pub(super) const ORDER_SUMMARIES: &str = "
 SELECT * FROM (
     SELECT e.seq, e.event_id, e.order_id, e.received_at, o.step, o.invoice_guid,
            o.invoice_number, o.contact_guid, o.error, o.error_class, o.attempts,
-           CASE WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
+           CASE WHEN o.step = 'awaiting_payment' THEN 'awaiting_payment'
+                WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
                 WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
                 WHEN e.status = 'resolved' THEN 'resolved'
                 WHEN $2 THEN 'held'

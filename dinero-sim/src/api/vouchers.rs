@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{
     BookInput, Collection, CreatedResponse, PaymentInput, TimestampInput, VoucherInput,
 };
-use crate::state::filter;
 use crate::state::org::VoucherKind::{self, CreditNote, Invoice};
+use crate::state::{filter, reference};
 use crate::Sim;
 
 const FILTERABLE: &[&str] = &["ExternalReference", "ContactGuid", "Description"];
@@ -136,9 +136,17 @@ fn list(sim: &Sim, id: i64, kind: VoucherKind, params: &Params) -> ApiResult<Col
         if kind == Invoice {
             row["Type"] = json!("Invoice");
         }
-        // The simulator keeps no exchange rates: amounts "in DKK" are the voucher's own.
-        row["TotalExclVatInDkk"] = row["TotalExclVat"].clone();
-        row["TotalInclVatInDkk"] = row["TotalInclVat"].clone();
+        // At the day's rate (state::reference::DKK_PER_100), as Dinero converts.
+        let rate = row["Currency"]
+            .as_str()
+            .and_then(reference::dkk_per_100)
+            .unwrap_or(rust_decimal::Decimal::ONE_HUNDRED);
+        for (total, in_dkk) in [
+            ("TotalExclVat", "TotalExclVatInDkk"),
+            ("TotalInclVat", "TotalInclVatInDkk"),
+        ] {
+            row[in_dkk] = in_dkk_value(&row[total], rate);
+        }
     }
     listing::page(
         params,
@@ -146,6 +154,23 @@ fn list(sim: &Sim, id: i64, kind: VoucherKind, params: &Params) -> ApiResult<Col
         all.len(),
         &fields(params, "Guid,ContactName,Date,Description"),
     )
+}
+
+/// A total converted to DKK at `rate` (per 100), rounded to øre, as a JSON number.
+fn in_dkk_value(total: &Value, rate: rust_decimal::Decimal) -> Value {
+    let amount: Option<rust_decimal::Decimal> = match total {
+        Value::Number(n) => n.to_string().parse().ok(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    match amount {
+        Some(amount) => {
+            let dkk = (amount * rate / rust_decimal::Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            serde_json::from_str(&dkk.to_string()).unwrap_or(Value::Null)
+        }
+        None => Value::Null,
+    }
 }
 
 fn uuid_of(row: &Value) -> uuid::Uuid {
@@ -400,4 +425,21 @@ fn add_credit_note_fields(sim: &Sim, id: i64, json: &mut Value) -> ApiResult<()>
     map.insert("MailOutStatus".into(), Value::Null);
     map.insert("LatestMailOutType".into(), Value::Null);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_in_dkk_are_converted_at_the_days_rate_to_the_ore() {
+        let eur = reference::dkk_per_100("EUR").unwrap();
+        assert_eq!(in_dkk_value(&json!(100), eur), json!(746.04));
+        // 248.655: half an øre rounds away from zero.
+        assert_eq!(in_dkk_value(&json!("33.33"), eur), json!(248.66));
+        let dkk = reference::dkk_per_100("dkk").unwrap();
+        assert_eq!(in_dkk_value(&json!(12.5), dkk), json!(12.5));
+        assert_eq!(in_dkk_value(&Value::Null, eur), Value::Null);
+        assert_eq!(reference::dkk_per_100("XYZ"), None);
+    }
 }

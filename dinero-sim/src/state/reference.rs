@@ -90,3 +90,32 @@ pub fn vat_region(country: &str) -> &'static str {
         _ => "World",
     }
 }
+
+/// Dinero applies "the day's currency rate" to an invoice in another currency and shows its
+/// totals in DKK in the invoice list (`TotalInclVatInDkk`). The simulator's day never changes:
+/// these are its rates, DKK per 100 units (a day's Danmarks Nationalbank rates, rounded).
+pub const DKK_PER_100: &[(&str, &str)] = &[
+    ("DKK", "100"),
+    ("EUR", "746.04"),
+    ("USD", "689.47"),
+    ("GBP", "868.90"),
+    ("SEK", "64.12"),
+    ("NOK", "62.35"),
+    ("CHF", "780.55"),
+    ("PLN", "172.40"),
+    ("ISK", "5.05"),
+    ("CAD", "492.10"),
+    ("AUD", "447.60"),
+    ("JPY", "4.46"),
+    ("CZK", "29.65"),
+    ("HUF", "1.87"),
+    ("NZD", "400.20"),
+];
+
+/// DKK per 100 units of `currency`, when the simulator knows it.
+pub fn dkk_per_100(currency: &str) -> Option<rust_decimal::Decimal> {
+    DKK_PER_100
+        .iter()
+        .find(|(code, _)| code.eq_ignore_ascii_case(currency))
+        .and_then(|(_, rate)| rate.parse().ok())
+}
