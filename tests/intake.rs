@@ -469,6 +469,9 @@ async fn saving_a_tenant_checks_its_credentials_pro_and_accounts_with_dinero() {
     let mut unknown = settings(json!({}));
     unknown["accounts"]["export"]["product"] = json!(4242);
     unknown["accounts"]["deposit_accounts"]["klarna"] = json!(59999);
+    // The gift-card liability account given as a deposit account, a bank as revenue.
+    unknown["accounts"]["deposit_accounts"]["giftcard"] = json!(7260);
+    unknown["accounts"]["domestic"]["fee"] = json!(55000);
     let answer: Value = put(body(51, "key-51", unknown))
         .await
         .unwrap()
@@ -477,8 +480,28 @@ async fn saving_a_tenant_checks_its_credentials_pro_and_accounts_with_dinero() {
         .unwrap();
     problem(422, &answer, "unknown_accounts");
     let detail = answer["detail"].as_str().unwrap();
+    for exact in [
+        "entry account 4242 is not in the chart",
+        "deposit account 59999 is not in the chart",
+        "7260 is in the chart, but is not a deposit account",
+        "55000 is a deposit account, not an entry account",
+    ] {
+        assert!(detail.contains(exact), "{exact}: {detail}");
+    }
+    let mut misspelt = settings(json!({}));
+    misspelt["accounts"]["eu_consumer_by_country"] = json!({"DK": {"product": 1000}});
+    misspelt["accounts"]["domestic"]["by_vat_rate"] = json!({"0.25%": {"product": 1050}});
+    let answer: Value = put(body(51, "key-51", misspelt))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    problem(400, &answer, "invalid_body");
+    let detail = answer["detail"].as_str().unwrap();
     assert!(
-        detail.contains("entry account 4242") && detail.contains("deposit account 59999"),
+        detail.contains("'DK' is not an EU country other than DK")
+            && detail.contains("domestic.by_vat_rate: '0.25%'"),
         "{detail}"
     );
 

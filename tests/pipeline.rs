@@ -1064,3 +1064,103 @@ async fn a_vat_number_matches_with_or_without_its_prefix_and_separators() {
         assert_eq!(&invoice["ContactGuid"], guid);
     }
 }
+
+/// One shop sells to German (19%), French (20%) and Swedish (25%) consumers under OSS, each
+/// country on its own account, and a zero-rated book beside 25% goods at home.
+#[tokio::test]
+async fn oss_sales_land_on_each_countrys_account_with_its_rate() {
+    use dinero_sim::scenario::{standard_accounts, standard_vat_types, AccountSeed, VatTypeSeed};
+    let mut seeded = organization(46);
+    let mut accounts = standard_accounts();
+    let mut vat_types = standard_vat_types();
+    for (number, country, code, rate) in [
+        (1060, "Tyskland", "OSSDE", dec!(0.19)),
+        (1061, "Frankrig", "OSSFR", dec!(0.20)),
+        (1062, "Sverige", "OSSSE", dec!(0.25)),
+    ] {
+        accounts.push(AccountSeed {
+            number,
+            name: format!("Salg til {country} (OSS)"),
+            vat_code: Some(code.into()),
+            category: "Turnover".into(),
+            hidden: false,
+            default_sales: false,
+        });
+        vat_types.push(VatTypeSeed {
+            code: code.into(),
+            name: format!("OSS {country}"),
+            rate,
+        });
+    }
+    seeded.accounts = Some(accounts);
+    seeded.vat_types = Some(vat_types);
+    let harness = Harness::start(vec![seeded], |_| {}).await;
+    let shop = settings(json!({}));
+    let mut shop = shop;
+    shop["accounts"]["eu_consumer_by_country"] = json!({
+        "DE": {"product": 1060}, "FR": {"product": 1061}, "SE": {"product": 1062}
+    });
+    shop["accounts"]["domestic"]["by_vat_rate"] = json!({"0": {"product": 1050}});
+    let response = harness.put_tenant("oss", 46, shop).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let lines = |rate: u32| {
+        json!([
+            {"kind": "product", "name": "Kjole", "quantity": 1, "unit_price": "119.00", "vat_rate": rate},
+            {"kind": "shipping", "name": "Fragt", "quantity": 1, "unit_price": "11.90", "vat_rate": rate}
+        ])
+    };
+    let vat = |rate: u32| {
+        let rate = rust_decimal::Decimal::from(rate);
+        let line = |gross: rust_decimal::Decimal| (gross * rate / (dec!(100) + rate)).round_dp(2);
+        (line(dec!(119.00)) + line(dec!(11.90))).to_string()
+    };
+    for (id, country, rate) in [("de", "DE", 19), ("fr", "FR", 20), ("se", "SE", 25)] {
+        let event = order_with(
+            "oss",
+            id,
+            6,
+            (country, "EUR"),
+            lines(rate),
+            ("130.90", &vat(rate)),
+            json!({}),
+        );
+        let (status, body) = harness.send("oss", &event).await;
+        assert_eq!(status, 202, "{id}: {body}");
+    }
+    let book_and_mug = json!([
+        {"kind": "product", "name": "Bog", "quantity": 1, "unit_price": "100.00", "vat_rate": 0},
+        {"kind": "product", "name": "Krus", "quantity": 1, "unit_price": "125.00", "vat_rate": 25}
+    ]);
+    let event = order_with(
+        "oss",
+        "dk",
+        6,
+        ("DK", "DKK"),
+        book_and_mug,
+        ("225.00", "25.00"),
+        json!({}),
+    );
+    let (status, body) = harness.send("oss", &event).await;
+    assert_eq!(status, 202, "{body}");
+    harness.wait_for_orders("oss", 4, &["done"], WAIT).await;
+    let state = harness.dinero(46).await;
+    for (id, accounts, dinero_vat) in [
+        ("de", vec![1060, 1060], dec!(20.90)),
+        ("fr", vec![1061, 1061], dec!(21.82)),
+        ("se", vec![1062, 1062], dec!(26.18)),
+        ("dk", vec![1050, 1000], dec!(25.00)),
+    ] {
+        let invoice = invoices(&state)
+            .into_iter()
+            .find(|i| i["ExternalReference"] == format!("oss:{id}"))
+            .unwrap();
+        let booked: Vec<i64> = invoice["ProductLines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["AccountNumber"].as_i64().unwrap())
+            .collect();
+        assert_eq!(booked, accounts, "{id}");
+        assert_eq!(money(&invoice["TotalVat"]), dinero_vat, "{id}");
+    }
+}

@@ -72,6 +72,10 @@ pub struct KindAccounts {
     pub shipping: Option<i32>,
     pub fee: Option<i32>,
     pub discount: Option<i32>,
+    /// Accounts for lines at another VAT rate (percent, e.g. `"0"` for a zero-rated book
+    /// beside 25% goods); a line at a rate not listed uses the accounts above.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_vat_rate: BTreeMap<String, KindAccounts>,
 }
 
 impl KindAccounts {
@@ -84,6 +88,36 @@ impl KindAccounts {
         };
         specific.or(self.product)
     }
+
+    /// The account for a line of this kind at this rate: the rate's own, else the general.
+    fn for_line(&self, kind: LineKind, rate: Decimal) -> Option<i32> {
+        self.by_vat_rate
+            .iter()
+            .find(|(key, _)| key.trim().parse::<Decimal>().ok() == Some(rate))
+            .and_then(|(_, accounts)| accounts.for_kind(kind))
+            .or_else(|| self.for_kind(kind))
+    }
+
+    fn all(&self) -> Vec<Option<i32>> {
+        let mut all = vec![self.product, self.shipping, self.fee, self.discount];
+        for accounts in self.by_vat_rate.values() {
+            all.extend(accounts.all());
+        }
+        all
+    }
+
+    /// VAT-rate keys that are not percentages from 0 to 100.
+    fn bad_rates(&self) -> Vec<String> {
+        self.by_vat_rate
+            .keys()
+            .filter(|key| {
+                !key.trim()
+                    .parse::<Decimal>()
+                    .is_ok_and(|r| (Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(&r))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// A tenant's account mapping (its Dinero chart is its own: nothing is assumed).
@@ -95,6 +129,10 @@ pub struct AccountMapping {
     pub eu_business: KindAccounts,
     pub export: KindAccounts,
     pub voec: KindAccounts,
+    /// EU consumers of these countries (OSS: the destination's VAT) book on their own
+    /// accounts, e.g. `{"DE": {"product": 1060}, "FR": {"product": 1061}}`; other EU
+    /// consumers, and kinds a country leaves out, use `eu_consumer`.
+    pub eu_consumer_by_country: BTreeMap<String, KindAccounts>,
     /// Liability account for Norwegian VAT collected under VOEC.
     pub voec_vat_account: Option<i32>,
     /// Deposit account per payment method (`card`, `mobilepay`, ...).
@@ -114,6 +152,53 @@ impl AccountMapping {
             VatSituation::Export => &self.export,
             VatSituation::Voec => &self.voec,
         }
+    }
+
+    /// The account a line books on: the customer's country's (OSS) before the situation's,
+    /// and within each the line's VAT rate's before the general ones.
+    fn account_for(
+        &self,
+        situation: VatSituation,
+        country: &str,
+        kind: LineKind,
+        rate: Decimal,
+    ) -> Option<i32> {
+        let by_country = match situation {
+            VatSituation::EuConsumer => self.eu_consumer_by_country.get(country),
+            _ => None,
+        };
+        by_country
+            .and_then(|accounts| accounts.for_line(kind, rate))
+            .or_else(|| self.accounts(situation).for_line(kind, rate))
+    }
+
+    /// What is wrong with the mapping's keys (countries, VAT rates), for the tenant's save.
+    pub fn key_problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .eu_consumer_by_country
+            .keys()
+            .filter(|c| !is_eu_other_than_denmark(c))
+            .map(|c| format!("eu_consumer_by_country: '{c}' is not an EU country other than DK"))
+            .collect();
+        let situations = [
+            ("domestic", &self.domestic),
+            ("eu_consumer", &self.eu_consumer),
+            ("eu_business", &self.eu_business),
+            ("export", &self.export),
+            ("voec", &self.voec),
+        ];
+        let countries = self
+            .eu_consumer_by_country
+            .iter()
+            .map(|(c, a)| (c.as_str(), a));
+        for (name, accounts) in situations.into_iter().chain(countries) {
+            for rate in accounts.bad_rates() {
+                problems.push(format!(
+                    "{name}.by_vat_rate: '{rate}' is not a percentage from 0 to 100"
+                ));
+            }
+        }
+        problems
     }
 
     /// Account numbers that cannot be Dinero accounts (zero or negative).
@@ -140,8 +225,9 @@ impl AccountMapping {
             &self.export,
             &self.voec,
         ]
-        .iter()
-        .flat_map(|k| [k.product, k.shipping, k.fee, k.discount])
+        .into_iter()
+        .chain(self.eu_consumer_by_country.values())
+        .flat_map(KindAccounts::all)
         .chain([self.voec_vat_account])
         .flatten()
         .collect();
@@ -409,7 +495,7 @@ fn invoice(
     english: bool,
     date: NaiveDate,
 ) -> Result<InvoiceDraft, MappingError> {
-    let accounts = settings.accounts.accounts(situation);
+    let country = order.customer.address.country.as_str();
     let mut lines = Vec::new();
     let mut totals_lines = Vec::new();
     let mut voec_vat = Decimal::ZERO;
@@ -417,8 +503,9 @@ fn invoice(
         if line.kind == LineKind::GiftCard {
             continue; // a payment, not revenue
         }
-        let account = accounts
-            .for_kind(line.kind)
+        let account = settings
+            .accounts
+            .account_for(situation, country, line.kind, line.vat_rate)
             .ok_or(MappingError::NoAccount {
                 situation: situation.as_str(),
                 kind: line.kind.as_str(),

@@ -90,8 +90,7 @@ fn mapping() -> AccountMapping {
     let accounts = |product, shipping| KindAccounts {
         product: Some(product),
         shipping: Some(shipping),
-        fee: None,
-        discount: None,
+        ..KindAccounts::default()
     };
     AccountMapping {
         domestic: accounts(1000, 1010),
@@ -103,6 +102,7 @@ fn mapping() -> AccountMapping {
         deposit_accounts: BTreeMap::from([("card".to_owned(), 55010)]),
         default_deposit_account: Some(55000),
         gift_card_deposit_account: Some(55090),
+        ..AccountMapping::default()
     }
 }
 
@@ -605,5 +605,100 @@ fn a_vat_rate_sent_as_a_fraction_is_refused_with_the_figures() {
     assert!(
         violations["/data/totals/vat"].contains("adds up to 0.50, not 40 "),
         "{violations:?}"
+    );
+}
+
+#[test]
+fn eu_consumers_book_on_their_countrys_accounts_and_a_zero_rated_line_on_its_own() {
+    let mut mapping = mapping();
+    let own = |product| KindAccounts {
+        product: Some(product),
+        ..KindAccounts::default()
+    };
+    mapping.eu_consumer_by_country = BTreeMap::from([
+        ("DE".to_owned(), own(1060)),
+        ("FR".to_owned(), own(1061)),
+        ("SE".to_owned(), own(1062)),
+    ]);
+    mapping.domestic.by_vat_rate = BTreeMap::from([("0".to_owned(), own(1050))]);
+    let mut chart = chart();
+    chart.extend([
+        (1060, dec!(19)),
+        (1061, dec!(20)),
+        (1062, dec!(25)),
+        (1050, dec!(0)),
+    ]);
+    let settings = MappingSettings {
+        accounts: &mapping,
+        account_vat: &chart,
+        register_payment: true,
+        lock_voucher_number: false,
+        payment_terms_days: 8,
+        time_zone: chrono_tz::Europe::Copenhagen,
+        tolerance: dec!(0.01),
+    };
+    for (country, rate, account) in [
+        ("DE", dec!(19), 1060),
+        ("FR", dec!(20), 1061),
+        ("SE", dec!(25), 1062),
+    ] {
+        let e = event(
+            country,
+            CustomerKind::Person,
+            None,
+            vec![
+                line(LineKind::Product, "Kjole", dec!(1), dec!(100), rate),
+                line(LineKind::Shipping, "Fragt", dec!(1), dec!(10), rate),
+            ],
+            true,
+        );
+        let plan = plan("shop1", &e, &settings).unwrap_or_else(|err| panic!("{country}: {err}"));
+        let accounts: Vec<i32> = plan.invoice.lines.iter().map(|l| l.account).collect();
+        assert_eq!(accounts, [account, account], "{country}: shipping too");
+    }
+    // Another EU country: the general EU-consumer accounts (25% in this chart).
+    let nl = event(
+        "NL",
+        CustomerKind::Person,
+        None,
+        vec![line(LineKind::Product, "x", dec!(1), dec!(100), dec!(25))],
+        true,
+    );
+    assert_eq!(
+        plan("shop1", &nl, &settings).unwrap().invoice.lines[0].account,
+        1000
+    );
+    let dk = event(
+        "DK",
+        CustomerKind::Person,
+        None,
+        vec![
+            line(LineKind::Product, "Bog", dec!(1), dec!(100), dec!(0)),
+            line(LineKind::Product, "Mug", dec!(1), dec!(100), dec!(25)),
+        ],
+        true,
+    );
+    let accounts: Vec<i32> = plan("shop1", &dk, &settings)
+        .unwrap()
+        .invoice
+        .lines
+        .iter()
+        .map(|l| l.account)
+        .collect();
+    assert_eq!(accounts, [1050, 1000]);
+    assert!(mapping.entry_accounts().contains(&1061));
+    assert!(mapping.key_problems().is_empty());
+    mapping
+        .eu_consumer_by_country
+        .insert("DK".into(), own(1000));
+    mapping
+        .domestic
+        .by_vat_rate
+        .insert("fifty".into(), own(1000));
+    assert_eq!(
+        mapping.key_problems().len(),
+        2,
+        "{:?}",
+        mapping.key_problems()
     );
 }

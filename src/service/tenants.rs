@@ -117,28 +117,41 @@ async fn read_chart(
         .map(|a| (a.number, rate_of(&a.vat_code)))
         .collect();
     let mapping = &settings.accounts;
-    let mut unknown: Vec<String> = mapping
+    let is_deposit = |n: i32| deposit.iter().any(|d| d.number == n);
+    // Each problem named exactly: an account of the wrong kind is not "unknown".
+    let mut problems: Vec<String> = mapping
         .entry_accounts()
         .into_iter()
         .filter(|n| !chart.contains_key(n))
-        .map(|n| format!("entry account {n}"))
+        .map(|n| {
+            if is_deposit(n) {
+                format!("{n} is a deposit account, not an entry account")
+            } else {
+                format!("entry account {n} is not in the chart")
+            }
+        })
         .collect();
     let deposits = mapping
         .deposit_accounts
         .values()
         .chain(&mapping.default_deposit_account)
         .chain(&mapping.gift_card_deposit_account);
-    unknown.extend(
-        deposits
-            .filter(|n| !deposit.iter().any(|d| d.number == **n))
-            .map(|n| format!("deposit account {n}")),
-    );
-    if !unknown.is_empty() {
-        unknown.sort();
-        unknown.dedup();
+    problems.extend(deposits.filter(|n| !is_deposit(**n)).map(|n| {
+        if accounts.iter().any(|a| a.number == *n) {
+            format!("{n} is in the chart, but is not a deposit account")
+        } else {
+            format!("deposit account {n} is not in the chart")
+        }
+    }));
+    if !problems.is_empty() {
+        problems.sort();
+        problems.dedup();
         return Err(CoreError::Refused {
             code: "unknown_accounts",
-            message: format!("not in the organization's chart: {}", unknown.join(", ")),
+            message: format!(
+                "the account mapping does not fit the organization: {}",
+                problems.join("; ")
+            ),
         });
     }
     Ok(chart)
@@ -268,6 +281,10 @@ impl Core {
                 "invalid_body",
                 "settings.payment_terms_days is at most 365",
             ));
+        }
+        let problems = input.settings.accounts.key_problems();
+        if !problems.is_empty() {
+            return Err(CoreError::bad_input("invalid_body", problems.join("; ")));
         }
         let impossible = input.settings.accounts.impossible_accounts();
         if !impossible.is_empty() {
