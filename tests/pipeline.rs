@@ -508,7 +508,7 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
     let mut harness = Harness::start(vec![organization(61)], |_| {}).await;
     assert_eq!(
         harness
-            .put_tenant("shop", 61, settings(json!({})))
+            .put_tenant("shop", 61, settings(json!({"send_invoice": "email"})))
             .await
             .status(),
         201
@@ -518,6 +518,7 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
         "/v1/{organizationId}/invoices",
         "/v1/{organizationId}/invoices/{guid}/book",
         "/v1/{organizationId}/invoices/{guid}/payments",
+        "/v1/{organizationId}/invoices/{guid}/email",
     ];
     for (n, route) in routes.iter().enumerate() {
         let order_id = (n + 1).to_string();
@@ -582,11 +583,14 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
             "{route}"
         );
         let guid = this[0]["Guid"].as_str().unwrap();
-        let payments = harness.sim.sim().world.org(61).unwrap().lock().invoices
-            [&guid.parse::<uuid::Uuid>().unwrap()]
-            .payments
-            .len();
+        let (payments, mail_outs) = {
+            let org = harness.sim.sim().world.org(61).unwrap();
+            let org = org.lock();
+            let invoice = &org.invoices[&guid.parse::<uuid::Uuid>().unwrap()];
+            (invoice.payments.len(), invoice.mail_outs.len())
+        };
         assert_eq!(payments, 1, "{route}: paid once");
+        assert_eq!(mail_outs, 1, "{route}: sent to the customer once");
         // The guarantee is the look-up by guid after a lost answer, not the simulator refusing
         // a second create with the same guid (Dinero does not document that refusal): so the
         // invoice is created exactly once, whichever answer was lost.
@@ -1163,4 +1167,49 @@ async fn oss_sales_land_on_each_countrys_account_with_its_rate() {
         assert_eq!(booked, accounts, "{id}");
         assert_eq!(money(&invoice["TotalVat"]), dinero_vat, "{id}");
     }
+}
+
+/// The shop sends its invoices from Dinero: an e-invoice through NemHandel to a customer with
+/// an EAN number, an e-mail to the others; an order without any address is booked, not sent.
+#[tokio::test]
+async fn booked_invoices_are_sent_by_e_invoice_or_e_mail_when_the_shop_wants() {
+    let harness = Harness::start(vec![organization(47)], |_| {}).await;
+    assert_eq!(
+        harness
+            .put_tenant("sender", 47, settings(json!({"send_invoice": "e_invoice"})))
+            .await
+            .status(),
+        201
+    );
+    let mut public = order("sender", "kommune", 7);
+    public["data"]["customer"] = json!({"kind": "company", "name": "Aarhus Kommune",
+        "vat_number": "55133018", "ean": "5798005770003", "address": {"country": "DK"}});
+    let person = order("sender", "person", 8);
+    let mut silent = order("sender", "silent", 9);
+    silent["data"]["customer"] = json!({"kind": "company", "name": "Uden Adresse ApS",
+        "vat_number": "DK87654321", "address": {"country": "DK"}});
+    for event in [&public, &person, &silent] {
+        let (status, body) = harness.send("sender", event).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    harness.wait_for_orders("sender", 3, &["done"], WAIT).await;
+    let state = harness.dinero(47).await;
+    let sent = |id: &str| {
+        let invoice = invoices(&state)
+            .into_iter()
+            .find(|i| i["ExternalReference"] == format!("sender:{id}"))
+            .unwrap();
+        (
+            invoice["MailOutStatus"].as_str().unwrap().to_owned(),
+            invoice["LatestMailOutType"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(sent("kommune"), ("Sent".into(), "Einvoice".into()));
+    assert_eq!(sent("person"), ("Sent".into(), "Mailout".into()));
+    assert_eq!(sent("silent"), ("NotSent".into(), "None".into()));
+    let history = harness.get("/v1/tenants/sender/orders/silent").await["history"].to_string();
+    assert!(
+        history.contains("not sent: the order gives no e-mail address"),
+        "{history}"
+    );
 }

@@ -99,6 +99,7 @@ fn invoice_of(
         totals: read.totals(),
         line_count: read.product_lines.len(),
         credit_note_for: read.credit_note_for,
+        mail_out_status: read.mail_out_status,
     })
 }
 
@@ -455,6 +456,34 @@ impl OrganizationClient {
         .json(&wire::TimestampBody {
             timestamp: Some(&version.0),
         });
+        self.send(call).await.map(drop)
+    }
+
+    /// Send a booked invoice to the contact's e-mail address with Dinero's own template.
+    pub async fn email_invoice(&self, guid: Uuid) -> Result<(), DineroError> {
+        const OP: &str = "email invoice";
+        let call = Call::new(
+            OP,
+            Method::POST,
+            "/v1/{organizationId}/invoices/{guid}/email",
+            self.org_path("v1", &format!("/invoices/{guid}/email")),
+        )
+        .json(&wire::MailOut {
+            should_add_trust_pilot_email_as_bcc: false,
+        });
+        self.send(call).await.map(drop)
+    }
+
+    /// Send a booked invoice as an e-invoice through NemHandel to the contact's EAN number.
+    pub async fn e_invoice(&self, guid: Uuid) -> Result<(), DineroError> {
+        const OP: &str = "e-invoice";
+        let call = Call::new(
+            OP,
+            Method::POST,
+            "/v3/{organizationId}/invoices/{guid}/e-invoice",
+            self.org_path("v3", &format!("/invoices/{guid}/e-invoice")),
+        )
+        .json(&wire::TimestampBody { timestamp: None });
         self.send(call).await.map(drop)
     }
 

@@ -170,6 +170,18 @@ pub struct Invoice {
     pub line_count: usize,
     /// Credit notes: the invoice credited.
     pub credit_note_for: Option<Uuid>,
+    /// Whether it was sent to the customer (`NotSent`, `Sent`, `SeenByCustomer`, `Failed`).
+    pub mail_out_status: Option<String>,
+}
+
+impl Invoice {
+    /// Sent to the customer already, by e-mail or e-invoice (seen or not).
+    pub fn was_sent(&self) -> bool {
+        matches!(
+            self.mail_out_status.as_deref(),
+            Some("Sent" | "SeenByCustomer")
+        )
+    }
 }
 
 /// One row of an invoice list.

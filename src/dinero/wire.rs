@@ -269,6 +269,9 @@ pub struct InvoiceRead {
     #[serde(default)]
     pub product_lines: Vec<serde_json::Value>,
     pub credit_note_for: Option<Uuid>,
+    /// NotSent, Sent, SeenByCustomer or Failed.
+    #[serde(default)]
+    pub mail_out_status: Option<String>,
 }
 
 impl InvoiceRead {
@@ -307,6 +310,13 @@ pub struct Book<'a> {
     pub timestamp: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
+}
+
+/// `ApiMailoutModel`: Dinero's own template to the contact's e-mail address.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MailOut {
+    pub should_add_trust_pilot_email_as_bcc: bool,
 }
 
 #[derive(Serialize)]

@@ -15,6 +15,8 @@ pub enum Step {
     InvoiceCreated,
     Booked,
     Paid,
+    /// Sent to the customer from Dinero (e-mail or e-invoice).
+    Sent,
     /// Booked on credit: transferred, the customer's payment still to come (`order.paid`).
     AwaitingPayment,
     Done,
@@ -34,6 +36,7 @@ impl Step {
             Step::InvoiceCreated => "invoice_created",
             Step::Booked => "booked",
             Step::Paid => "paid",
+            Step::Sent => "sent",
             Step::AwaitingPayment => "awaiting_payment",
             Step::Done => "done",
             Step::Failed => "failed",
@@ -47,6 +50,7 @@ impl Step {
             "invoice_created" => Step::InvoiceCreated,
             "booked" => Step::Booked,
             "paid" => Step::Paid,
+            "sent" => Step::Sent,
             "awaiting_payment" => Step::AwaitingPayment,
             "done" => Step::Done,
             "failed" => Step::Failed,

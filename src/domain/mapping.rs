@@ -18,6 +18,7 @@ use super::countries::is_eu_other_than_denmark;
 use super::dinero_totals::{self, TotalsLine};
 use super::identity;
 use super::order::{CustomerKind, Line, LineKind, Order, OrderEvent};
+use super::tenant::SendInvoice;
 
 /// Where an order's VAT belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -247,6 +248,8 @@ pub struct MappingSettings<'a> {
     pub lock_voucher_number: bool,
     /// The shop's credit terms for orders sold without a payment.
     pub payment_terms_days: u32,
+    /// Whether Dinero sends the booked invoice to the customer.
+    pub send_invoice: SendInvoice,
     pub time_zone: Tz,
     /// Largest accepted difference between the invoice's and the order's totals.
     pub tolerance: Decimal,
@@ -340,6 +343,30 @@ pub struct TransferPlan {
     pub contact: ContactDraft,
     pub invoice: InvoiceDraft,
     pub payments: Vec<PaymentDraft>,
+    /// How the booked invoice reaches the customer from Dinero.
+    pub delivery: Delivery,
+}
+
+/// How Dinero sends the booked invoice, by the shop's `send_invoice` and the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The shop does not send from Dinero.
+    Off,
+    Email,
+    /// NemHandel, to the customer's EAN number.
+    EInvoice,
+    /// The shop sends, but the order gives no e-mail address (nor an EAN for e-invoices).
+    NoAddress,
+}
+
+fn delivery(send: SendInvoice, contact: &ContactDraft) -> Delivery {
+    let has = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    match send {
+        SendInvoice::Off => Delivery::Off,
+        SendInvoice::EInvoice if has(&contact.ean) => Delivery::EInvoice,
+        SendInvoice::Email | SendInvoice::EInvoice if has(&contact.email) => Delivery::Email,
+        SendInvoice::Email | SendInvoice::EInvoice => Delivery::NoAddress,
+    }
 }
 
 /// Why an order cannot be mapped: permanent until the tenant's mapping (or the order) changes.
@@ -397,6 +424,7 @@ pub fn plan(
     };
     Ok(TransferPlan {
         situation,
+        delivery: delivery(settings.send_invoice, &contact),
         contact,
         invoice,
         payments,

@@ -126,6 +126,7 @@ fn plan_for(event: &OrderEvent, lock: bool) -> Result<TransferPlan, MappingError
         register_payment: true,
         lock_voucher_number: lock,
         payment_terms_days: 8,
+        send_invoice: crate::domain::SendInvoice::Off,
         time_zone: chrono_tz::Europe::Copenhagen,
         tolerance: dec!(0.01),
     };
@@ -403,6 +404,7 @@ fn a_missing_or_unknown_account_is_named() {
         register_payment: false,
         lock_voucher_number: false,
         payment_terms_days: 8,
+        send_invoice: crate::domain::SendInvoice::Off,
         time_zone: chrono_tz::Europe::Copenhagen,
         tolerance: dec!(0.01),
     };
@@ -634,6 +636,7 @@ fn eu_consumers_book_on_their_countrys_accounts_and_a_zero_rated_line_on_its_own
         register_payment: true,
         lock_voucher_number: false,
         payment_terms_days: 8,
+        send_invoice: crate::domain::SendInvoice::Off,
         time_zone: chrono_tz::Europe::Copenhagen,
         tolerance: dec!(0.01),
     };

@@ -10,6 +10,16 @@ use serde::{Deserialize, Serialize};
 
 use super::mapping::AccountMapping;
 
+/// Whether and how Dinero sends the booked invoice to the customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendInvoice {
+    #[default]
+    Off,
+    Email,
+    EInvoice,
+}
+
 /// Net 8 days: the common Danish terms for an invoice.
 pub const DEFAULT_PAYMENT_TERMS_DAYS: u32 = 8;
 
@@ -30,6 +40,10 @@ pub struct TenantSettings {
     pub payment_terms_days: u32,
     /// How orders map onto the organization's accounts.
     pub accounts: AccountMapping,
+    /// Send each booked invoice to the customer from Dinero: `off`, `email` (Dinero's own
+    /// template to the customer's e-mail) or `e_invoice` (NemHandel to customers with an EAN
+    /// number, e-mail to the others).
+    pub send_invoice: SendInvoice,
     /// Without Kafka: this shop's own receiver of its dead letters, pauses and resumes
     /// (instead of the deployment's `notifications.url`).
     pub notification_url: Option<String>,
@@ -43,6 +57,7 @@ impl Default for TenantSettings {
             book: true,
             register_payment: false,
             payment_terms_days: DEFAULT_PAYMENT_TERMS_DAYS,
+            send_invoice: SendInvoice::Off,
             accounts: AccountMapping::default(),
             notification_url: None,
         }

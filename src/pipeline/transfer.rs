@@ -12,7 +12,9 @@ use super::documents;
 use super::error::TransferError;
 use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
 use crate::domain::identity;
-use crate::domain::mapping::{self, ContactKey, MappingSettings, PaymentTerms, TransferPlan};
+use crate::domain::mapping::{
+    self, ContactKey, Delivery, MappingSettings, PaymentTerms, TransferPlan,
+};
 use crate::domain::order::OrderEvent;
 use crate::domain::{OrderRecord, Step, StoredEvent, Tenant};
 use crate::store::{Fence, Store};
@@ -39,6 +41,7 @@ pub struct Context<'a> {
 
 const CREATE_INVOICE: &str = "create_invoice";
 const BOOK: &str = "book";
+const SEND: &str = "send";
 
 fn payment_marker(index: u32) -> String {
     format!("payment:{index}")
@@ -87,6 +90,7 @@ impl Context<'_> {
                 .lock_voucher_number
                 .unwrap_or(settings.lock_voucher_number),
             payment_terms_days: settings.payment_terms_days,
+            send_invoice: settings.send_invoice,
             time_zone: self.time_zone,
             tolerance: self.tolerance,
         };
@@ -137,6 +141,7 @@ impl Context<'_> {
         }
         if self.tenant.settings.book {
             self.payments(&mut record, &plan, &event).await?;
+            self.deliver(&mut record, &plan).await?;
         }
         record.error = None;
         record.error_class = None;
@@ -445,5 +450,45 @@ impl Context<'_> {
             .find(|row| row.guid == guid)
             .and_then(|row| row.dkk_rate())
             .ok_or_else(|| TransferError::NoDkkFigure(guid, currency.to_owned()))
+    }
+
+    /// Send the booked invoice from Dinero when the shop does, once: a call whose answer
+    /// was lost is looked up (`MailOutStatus`) before sending again. A failed send is retried
+    /// like any step; the invoice is never made again for it.
+    async fn deliver(
+        &self,
+        record: &mut OrderRecord,
+        plan: &TransferPlan,
+    ) -> Result<(), TransferError> {
+        if record.step == Step::Sent || record.invoice_number.is_none() {
+            return Ok(());
+        }
+        let guid = record.invoice_guid.expect("booked before sending");
+        let how = match plan.delivery {
+            Delivery::Off => return Ok(()),
+            Delivery::NoAddress => {
+                let why = "not sent: the order gives no e-mail address (nor an EAN number)";
+                return self.save(record, Some(Step::Sent), Some(why.into())).await;
+            }
+            Delivery::Email => "by e-mail",
+            Delivery::EInvoice => "as an e-invoice (NemHandel)",
+        };
+        if record.in_flight.as_deref() == Some(SEND) {
+            let invoice = self.refresh_version(record, guid).await?;
+            if invoice.was_sent() {
+                record.in_flight = None;
+                let detail = format!("sent {how} (found sent after a lost answer)");
+                return self.save(record, Some(Step::Sent), Some(detail)).await;
+            }
+        }
+        self.mark_in_flight(record, SEND.into());
+        self.save(record, None, None).await?;
+        match plan.delivery {
+            Delivery::EInvoice => self.dinero.e_invoice(guid).await?,
+            _ => self.dinero.email_invoice(guid).await?,
+        }
+        record.in_flight = None;
+        self.save(record, Some(Step::Sent), Some(format!("sent {how}")))
+            .await
     }
 }

@@ -71,6 +71,14 @@ pub fn router(sim: Arc<Sim>) -> Router {
             post(vouchers::book_invoice),
         )
         .route(
+            "/v1/{organizationId}/invoices/{guid}/email",
+            post(vouchers::email_invoice),
+        )
+        .route(
+            "/v3/{organizationId}/invoices/{guid}/e-invoice",
+            post(vouchers::e_invoice),
+        )
+        .route(
             "/v1/{organizationId}/invoices/{guid}/payments",
             post(vouchers::create_payment),
         )

@@ -238,12 +238,7 @@ fn invoice_read_model(mut json: Value) -> Value {
     ] {
         json[key] = json!(false);
     }
-    for key in [
-        "FikCode",
-        "DepositAccountNumber",
-        "MailOutStatus",
-        "LatestMailOutType",
-    ] {
+    for key in ["FikCode", "DepositAccountNumber"] {
         json[key] = Value::Null;
     }
     json
@@ -290,6 +285,68 @@ pub async fn book_invoice(
 ) -> ApiResult<Json<Value>> {
     let Json(json) = book(&sim, id, Invoice, &guid, &body)?;
     Ok(Json(invoice_read_model(json)))
+}
+
+/// `ApiMailoutModel`: only `ShouldAddTrustPilotEmailAsBcc` is required.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MailOutInput {
+    should_add_trust_pilot_email_as_bcc: bool,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    receiver: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+pub async fn email_invoice(
+    State(sim): State<Arc<Sim>>,
+    Path((id, guid)): Path<(i64, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let guid = parse_guid(&guid, "Invoice")?;
+    let input: MailOutInput = parse_body(&body)?;
+    let _ = input.should_add_trust_pilot_email_as_bcc;
+    if input
+        .message
+        .as_deref()
+        .is_some_and(|m| !m.contains("[link-to-pdf]"))
+    {
+        return Err(ApiError::field("Message", "must contain [link-to-pdf]"));
+    }
+    org(&sim, id)?.lock().mail_out(
+        guid,
+        "Mailout",
+        input.receiver,
+        input.timestamp.as_deref(),
+        &sim.world.behaviour,
+    )?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /v3/{org}/invoices/{guid}/e-invoice` (NemHandel to the contact's EAN). Its body is
+/// not in the published document ([U] in ../shared/dinero): an optional `Timestamp` is read.
+pub async fn e_invoice(
+    State(sim): State<Arc<Sim>>,
+    Path((id, guid)): Path<(i64, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let guid = parse_guid(&guid, "Invoice")?;
+    let timestamp = if body.is_empty() {
+        None
+    } else {
+        let json: Value = parse_body(&body)?;
+        json["Timestamp"].as_str().map(str::to_owned)
+    };
+    org(&sim, id)?.lock().mail_out(
+        guid,
+        "Einvoice",
+        None,
+        timestamp.as_deref(),
+        &sim.world.behaviour,
+    )?;
+    Ok(Json(json!({})))
 }
 
 pub async fn create_payment(

@@ -58,9 +58,20 @@ pub struct Voucher {
     pub timestamp: String,
     pub totals: Totals,
     pub payments: Vec<Payment>,
+    /// What was sent to the customer (`email`, `e-invoice`), oldest first.
+    pub mail_outs: Vec<MailOut>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One mail-out of a booked voucher.
+#[derive(Debug, Clone)]
+pub struct MailOut {
+    /// `LatestMailOutType`: `Mailout` (e-mail) or `Einvoice` (NemHandel).
+    pub kind: &'static str,
+    /// The e-mail receivers, or the EAN number.
+    pub to: String,
 }
 
 impl Voucher {
@@ -339,6 +350,7 @@ impl Org {
             timestamp: behaviour.next_timestamp(),
             totals,
             payments: Vec::new(),
+            mail_outs: Vec::new(),
             created_at: now,
             updated_at: now,
             deleted_at: None,
@@ -537,6 +549,47 @@ impl Org {
         let voucher = self.voucher_mut(kind, guid)?;
         voucher.number = Some(number);
         voucher.timestamp = behaviour.next_timestamp();
+        voucher.updated_at = behaviour.now();
+        Ok(())
+    }
+
+    /// `POST .../email` and `POST /v3/.../e-invoice`: booked vouchers only; the receiver is
+    /// the given address or the contact's e-mail (an e-invoice needs the contact's EAN).
+    /// Any mail-out turns `MailOutStatus` from NotSent to Sent.
+    pub fn mail_out(
+        &mut self,
+        guid: Uuid,
+        kind: &'static str,
+        receiver: Option<String>,
+        timestamp: Option<&str>,
+        behaviour: &Behaviour,
+    ) -> ApiResult<()> {
+        let contact = self
+            .vouchers(VoucherKind::Invoice)
+            .get(&guid)
+            .and_then(|v| v.input.contact_guid)
+            .and_then(|c| self.contacts.get(&c))
+            .map(|c| (c.input.email.clone(), c.input.ean_number.clone()));
+        let voucher = self.voucher_mut(VoucherKind::Invoice, guid)?;
+        if let Some(timestamp) = timestamp {
+            check_timestamp(voucher, timestamp, behaviour)?;
+        }
+        if !voucher.is_booked() {
+            return Err(ApiError::validation("only booked invoices can be sent"));
+        }
+        let (email, ean) = contact.unwrap_or_default();
+        let to = match kind {
+            "Einvoice" => ean.filter(|e| !e.trim().is_empty()).ok_or_else(|| {
+                ApiError::validation("the contact has no EAN number for an e-invoice")
+            })?,
+            _ => receiver
+                .filter(|r| !r.trim().is_empty())
+                .or(email.filter(|e| !e.trim().is_empty()))
+                .ok_or_else(|| {
+                    ApiError::field("Receiver", "is required when the contact has no e-mail")
+                })?,
+        };
+        voucher.mail_outs.push(MailOut { kind, to });
         voucher.updated_at = behaviour.now();
         Ok(())
     }
@@ -765,6 +818,8 @@ impl Org {
             "PaymentDate": voucher.payment_date().to_string(),
             "PaymentConditionType": input.payment_condition_type,
             "PaymentConditionNumberOfDays": input.payment_condition_number_of_days.unwrap_or(0),
+            "MailOutStatus": if voucher.mail_outs.is_empty() { "NotSent" } else { "Sent" },
+            "LatestMailOutType": voucher.mail_outs.last().map_or("None", |m| m.kind),
             "CreatedAt": voucher.created_at.to_rfc3339(),
             "UpdatedAt": voucher.updated_at.to_rfc3339(),
             "DeletedAt": voucher.deleted_at.map(|d| d.to_rfc3339()),
