@@ -203,13 +203,15 @@ pub async fn fetch_invoice(
     let org = org.lock();
     let voucher = org.prepare(Invoice, input, &sim.world.behaviour)?;
     let mut json = org.voucher_json(&voucher, sim.world.behaviour.today());
-    // The fetch model is the read model without identity, status or change times.
+    // The fetch model is the read model without identity, status, mail-out or change times.
     let map = json.as_object_mut().expect("voucher json is an object");
     for key in [
         "Guid",
         "TimeStamp",
         "Status",
         "PaymentStatus",
+        "MailOutStatus",
+        "LatestMailOutType",
         "CreatedAt",
         "UpdatedAt",
         "DeletedAt",
