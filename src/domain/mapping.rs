@@ -18,7 +18,6 @@ use super::countries::is_eu_other_than_denmark;
 use super::dinero_totals::{self, TotalsLine};
 use super::identity;
 use super::order::{CustomerKind, Line, LineKind, Order, OrderEvent};
-use super::tenant::SendInvoice;
 
 /// Where an order's VAT belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -345,6 +344,16 @@ pub struct TransferPlan {
     pub payments: Vec<PaymentDraft>,
     /// How the booked invoice reaches the customer from Dinero.
     pub delivery: Delivery,
+}
+
+/// Whether and how Dinero sends the booked invoice to the customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendInvoice {
+    #[default]
+    Off,
+    Email,
+    EInvoice,
 }
 
 /// How Dinero sends the booked invoice, by the shop's `send_invoice` and the customer.

@@ -19,9 +19,8 @@ pub use failure::ErrorClass;
 pub use ids::{EventId, OrderId, TenantId};
 pub use inbox::{Accepted, EventSource, EventStatus, NewEvent, StoredEvent};
 pub use ledger::{DineroRefs, HistoryEntry, OrderRecord, OrderSummary, Step};
-pub use tenant::{
-    DineroCredentials, Pause, SendInvoice, Tenant, TenantCounts, TenantSecrets, TenantSettings,
-};
+pub use mapping::SendInvoice;
+pub use tenant::{DineroCredentials, Pause, Tenant, TenantCounts, TenantSecrets, TenantSettings};
 
 /// A stored word (a status, a step) that the model does not know: the data is unreadable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

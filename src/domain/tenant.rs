@@ -8,17 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::mapping::AccountMapping;
-
-/// Whether and how Dinero sends the booked invoice to the customer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SendInvoice {
-    #[default]
-    Off,
-    Email,
-    EInvoice,
-}
+use super::mapping::{AccountMapping, SendInvoice};
 
 /// Net 8 days: the common Danish terms for an invoice.
 pub const DEFAULT_PAYMENT_TERMS_DAYS: u32 = 8;
