@@ -236,6 +236,37 @@ async fn one_trace_from_the_webhooks_traceparent_to_every_dinero_call() {
     }
     assert_dinero_calls_in(&spans, transfer, &harness, 81, since);
     assert_no_secrets(&spans, 81);
+
+    // Probes and scrapes make no spans; an admin request after them does.
+    let (probes, _, probe_parent) = caller();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = harness
+            .http
+            .get(format!("{}{path}", harness.base))
+            .header("traceparent", &probe_parent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let (admin, _, admin_parent) = caller();
+    let listed = harness
+        .admin(reqwest::Method::GET, "/v1/tenants")
+        .header("traceparent", &admin_parent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    trace(&admin, "GET /v1/tenants").await;
+    let probe_id = TraceId::from_hex(&probes).unwrap();
+    let probe_spans: Vec<String> = exporter()
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|span| span.span_context.trace_id() == probe_id)
+        .map(|span| span.name.to_string())
+        .collect();
+    assert!(probe_spans.is_empty(), "{probe_spans:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
