@@ -102,6 +102,7 @@ contract!(
     concurrent_tenant_updates_lose_nothing,
     retention_prunes_only_what_is_finished,
     erasure_removes_personal_data_and_keeps_the_ledger,
+    an_orders_later_documents_are_told_apart_in_inbox_and_ledger,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -127,6 +128,7 @@ fn event(tenant: &str, event_id: &str, order_id: &str, content: &str) -> NewEven
         tenant_id: tenant.into(),
         event_id: event_id.into(),
         order_id: order_id.into(),
+        document: "invoice".into(),
         payload: json!({"id": event_id, "data": {"order_id": order_id}}).to_string(),
         content_hash: content.into(),
         source: None,
@@ -900,6 +902,7 @@ fn customer_event(tenant: &str, order_id: &str, email: &str, customer_id: &str) 
         tenant_id: tenant.into(),
         event_id: format!("e-{order_id}"),
         order_id: order_id.into(),
+        document: "invoice".into(),
         payload: payload.to_string(),
         content_hash: order_id.into(),
         source: None,
@@ -1013,4 +1016,105 @@ async fn erasure_removes_personal_data_and_keeps_the_ledger(b: &Backend) {
             contacts: 0
         }
     );
+}
+
+/// A refund of an order is not a duplicate of its order event: the inbox tells duplicates
+/// and conflicts per order and document, the ledger keeps a row per document with its
+/// amount, and the orders list shows the order once.
+async fn an_orders_later_documents_are_told_apart_in_inbox_and_ledger(b: &Backend) {
+    let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let of = |event_id: &str, document: &str, content: &str| NewEvent {
+        document: document.into(),
+        ..event("shop", event_id, "1", content)
+    };
+    let invoice = accept(store, "shop", "1").await;
+    let refund = store
+        .accept_event(of("e-r1", "refund:r1", "r1"))
+        .await
+        .unwrap();
+    let Accepted::New { seq: refund } = refund else {
+        panic!("a refund is a new document: {refund:?}")
+    };
+    assert_eq!(
+        store
+            .accept_event(of("e-r1b", "refund:r1", "r1"))
+            .await
+            .unwrap(),
+        Accepted::DuplicateOrder { seq: refund }
+    );
+    assert!(matches!(
+        store
+            .accept_event(of("e-r1c", "refund:r1", "other"))
+            .await
+            .unwrap(),
+        Accepted::Conflict { first_seq, .. } if first_seq == refund
+    ));
+    assert!(matches!(
+        store
+            .accept_event(of("e-r2", "refund:r2", "r2"))
+            .await
+            .unwrap(),
+        Accepted::New { .. }
+    ));
+    let documents: Vec<String> = store
+        .events_for_order("shop", "1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.document)
+        .collect();
+    assert_eq!(
+        documents,
+        [
+            "invoice",
+            "refund:r1",
+            "refund:r1",
+            "refund:r1",
+            "refund:r2"
+        ]
+    );
+
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    store
+        .save_order(&OrderRecord::new("shop", "1", invoice), None, &fence)
+        .await
+        .unwrap();
+    let mut credit = OrderRecord::for_document("shop", "1", "refund:r1", refund);
+    credit.amount = Some(rust_decimal::Decimal::new(9995, 2));
+    credit.step = Step::CreditNoteCreated;
+    store.save_order(&credit, None, &fence).await.unwrap();
+    let read = store
+        .document("shop", "1", "refund:r1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.step, read.amount, read.document.as_str()),
+        (Step::CreditNoteCreated, credit.amount, "refund:r1")
+    );
+    assert_eq!(
+        store.order("shop", "1").await.unwrap().unwrap().step,
+        Step::Received,
+        "the invoice row is its own"
+    );
+    let rows: Vec<String> = store
+        .documents("shop", "1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.document)
+        .collect();
+    assert_eq!(rows, ["invoice", "refund:r1"]);
+    let filter = OrderFilter {
+        tenant: "shop",
+        held: false,
+        status: None,
+        order_id: None,
+        after_seq: 0,
+        limit: 10,
+    };
+    let listed = store.order_summaries(&filter).await.unwrap();
+    assert_eq!(listed.len(), 1, "one order, however many documents");
+    assert_eq!(listed[0].seq, invoice);
 }

@@ -391,17 +391,40 @@ impl OrganizationClient {
         &self,
         reference: &str,
     ) -> Result<Vec<InvoiceSummary>, DineroError> {
-        const OP: &str = "find invoices";
         let call = Call::new(
-            OP,
+            "find invoices",
             Method::GET,
             "/v1/{organizationId}/invoices",
             self.org_path("v1", "/invoices"),
-        )
-        .query("queryFilter", filter::eq("ExternalReference", reference))
-        .query("fields", wire::INVOICE_ROW_FIELDS)
-        .query("pageSize", "100");
-        let page: wire::Page<wire::InvoiceRow> = decode(OP, &self.send(call).await?)?;
+        );
+        self.find_vouchers(call, reference).await
+    }
+
+    /// Credit notes (drafts included, deleted ones not) carrying this `ExternalReference`.
+    pub async fn find_credit_notes_by_external_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<InvoiceSummary>, DineroError> {
+        let call = Call::new(
+            "find credit notes",
+            Method::GET,
+            "/v1/{organizationId}/sales/creditnotes",
+            self.org_path("v1", "/sales/creditnotes"),
+        );
+        self.find_vouchers(call, reference).await
+    }
+
+    async fn find_vouchers(
+        &self,
+        call: Call,
+        reference: &str,
+    ) -> Result<Vec<InvoiceSummary>, DineroError> {
+        let op = call.operation;
+        let call = call
+            .query("queryFilter", filter::eq("ExternalReference", reference))
+            .query("fields", wire::INVOICE_ROW_FIELDS)
+            .query("pageSize", "100");
+        let page: wire::Page<wire::InvoiceRow> = decode(op, &self.send(call).await?)?;
         Ok(page
             .collection
             .into_iter()
@@ -495,7 +518,38 @@ impl OrganizationClient {
         version: &Version,
         payment: &NewPayment,
     ) -> Result<CreatedPayment, DineroError> {
-        const OP: &str = "create payment";
+        let call = Call::new(
+            "create payment",
+            Method::POST,
+            "/v1/{organizationId}/invoices/{guid}/payments",
+            self.org_path("v1", &format!("/invoices/{invoice}/payments")),
+        );
+        self.send_payment(call, version, payment).await
+    }
+
+    /// A refund paid out on a booked credit note.
+    pub async fn create_credit_note_payment(
+        &self,
+        note: Uuid,
+        version: &Version,
+        payment: &NewPayment,
+    ) -> Result<CreatedPayment, DineroError> {
+        let call = Call::new(
+            "create credit note payment",
+            Method::POST,
+            "/v1/{organizationId}/sales/creditnotes/{guid}/payments",
+            self.org_path("v1", &format!("/sales/creditnotes/{note}/payments")),
+        );
+        self.send_payment(call, version, payment).await
+    }
+
+    async fn send_payment(
+        &self,
+        call: Call,
+        version: &Version,
+        payment: &NewPayment,
+    ) -> Result<CreatedPayment, DineroError> {
+        let op = call.operation;
         let body = wire::PaymentCreate {
             timestamp: &version.0,
             deposit_account_number: payment.deposit_account,
@@ -506,29 +560,36 @@ impl OrganizationClient {
             payment_date: payment.date.map(|d| d.format("%Y-%m-%d").to_string()),
             external_reference: payment.external_reference.as_deref(),
         };
-        let call = Call::new(
-            OP,
-            Method::POST,
-            "/v1/{organizationId}/invoices/{guid}/payments",
-            self.org_path("v1", &format!("/invoices/{invoice}/payments")),
-        )
-        .json(&body);
-        let created: wire::PaymentCreated = decode(OP, &self.send(call).await?)?;
+        let call = call.json(&body);
+        let created: wire::PaymentCreated = decode(op, &self.send(call).await?)?;
         Ok(CreatedPayment {
             guid: created.guid,
-            invoice_version: version_from(OP, created.time_stamp)?,
+            invoice_version: version_from(op, created.time_stamp)?,
         })
     }
 
     pub async fn invoice_payments(&self, invoice: Uuid) -> Result<InvoicePayments, DineroError> {
-        const OP: &str = "list payments";
         let call = Call::new(
-            OP,
+            "list payments",
             Method::GET,
             "/v2/{organizationId}/invoices/{guid}/payments",
             self.org_path("v2", &format!("/invoices/{invoice}/payments")),
         );
-        let read: wire::Payments = decode(OP, &self.send(call).await?)?;
+        self.read_payments(call).await
+    }
+
+    pub async fn credit_note_payments(&self, note: Uuid) -> Result<InvoicePayments, DineroError> {
+        let call = Call::new(
+            "list credit note payments",
+            Method::GET,
+            "/v1/{organizationId}/sales/creditnotes/{guid}/payments",
+            self.org_path("v1", &format!("/sales/creditnotes/{note}/payments")),
+        );
+        self.read_payments(call).await
+    }
+
+    async fn read_payments(&self, call: Call) -> Result<InvoicePayments, DineroError> {
+        let read: wire::Payments = decode(call.operation, &self.send(call).await?)?;
         Ok(InvoicePayments {
             payments: read
                 .payments

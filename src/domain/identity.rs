@@ -17,6 +17,11 @@ pub fn invoice_guid(tenant: &str, order_id: &str) -> Uuid {
     derive(tenant, "invoice", order_id)
 }
 
+/// A later document of an order (`refund:<id>`, `cancel`): its own guid, never the invoice's.
+pub fn document_guid(tenant: &str, order_id: &str, document: &str) -> Uuid {
+    derive(tenant, document, order_id)
+}
+
 pub fn contact_guid(tenant: &str, identity: &str) -> Uuid {
     derive(tenant, "contact", identity)
 }

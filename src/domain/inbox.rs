@@ -56,6 +56,9 @@ pub struct NewEvent {
     pub tenant_id: String,
     pub event_id: String,
     pub order_id: String,
+    /// The ledger document the event makes (`invoice`, `refund:<id>`, `cancel`, `paid:<id>`):
+    /// duplicates and conflicts are told per order and document.
+    pub document: String,
     pub payload: String,
     /// Hash of the order data, to tell a resend from a changed order.
     pub content_hash: String,
@@ -90,6 +93,7 @@ pub struct StoredEvent {
     pub tenant_id: String,
     pub event_id: String,
     pub order_id: String,
+    pub document: String,
     pub payload: String,
     pub status: EventStatus,
     pub received_at: DateTime<Utc>,

@@ -15,6 +15,10 @@ pub enum Step {
     InvoiceCreated,
     Booked,
     Paid,
+    /// A credit note made in Dinero (a refund or cancellation), not yet booked.
+    CreditNoteCreated,
+    /// Called off before anything was made in Dinero.
+    Cancelled,
     /// Sent to the customer from Dinero (e-mail or e-invoice).
     Sent,
     /// Booked on credit: transferred, the customer's payment still to come (`order.paid`).
@@ -26,7 +30,7 @@ pub enum Step {
 impl Step {
     /// Nothing more to do in Dinero for this event.
     pub fn is_final(self) -> bool {
-        matches!(self, Step::Done | Step::AwaitingPayment)
+        matches!(self, Step::Done | Step::AwaitingPayment | Step::Cancelled)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,8 @@ impl Step {
             Step::InvoiceCreated => "invoice_created",
             Step::Booked => "booked",
             Step::Paid => "paid",
+            Step::CreditNoteCreated => "credit_note_created",
+            Step::Cancelled => "cancelled",
             Step::Sent => "sent",
             Step::AwaitingPayment => "awaiting_payment",
             Step::Done => "done",
@@ -50,6 +56,8 @@ impl Step {
             "invoice_created" => Step::InvoiceCreated,
             "booked" => Step::Booked,
             "paid" => Step::Paid,
+            "credit_note_created" => Step::CreditNoteCreated,
+            "cancelled" => Step::Cancelled,
             "sent" => Step::Sent,
             "awaiting_payment" => Step::AwaitingPayment,
             "done" => Step::Done,
@@ -63,6 +71,10 @@ impl Step {
 pub struct OrderRecord {
     pub tenant_id: String,
     pub order_id: String,
+    /// `invoice`, or a later document of the order (`refund:<id>`, `cancel`, `paid:<id>`),
+    /// whose Dinero object (a credit note; the invoice, for a payment) the `invoice_*`
+    /// fields then hold.
+    pub document: String,
     pub event_seq: i64,
     pub step: Step,
     /// A Dinero write sent whose answer was not recorded: look it up before sending again.
@@ -77,16 +89,23 @@ pub struct OrderRecord {
     pub attempts: u32,
     pub error_class: Option<String>,
     pub error: Option<String>,
+    /// A credit note's total including VAT, in the order's currency.
+    pub amount: Option<rust_decimal::Decimal>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl OrderRecord {
     pub fn new(tenant_id: &str, order_id: &str, event_seq: i64) -> Self {
+        Self::for_document(tenant_id, order_id, super::money_events::INVOICE, event_seq)
+    }
+
+    pub fn for_document(tenant_id: &str, order_id: &str, document: &str, event_seq: i64) -> Self {
         let now = Utc::now();
         OrderRecord {
             tenant_id: tenant_id.into(),
             order_id: order_id.into(),
+            document: document.into(),
             event_seq,
             step: Step::Received,
             in_flight: None,
@@ -99,6 +118,7 @@ impl OrderRecord {
             attempts: 0,
             error_class: None,
             error: None,
+            amount: None,
             created_at: now,
             updated_at: now,
         }

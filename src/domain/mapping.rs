@@ -14,6 +14,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod credit;
+
+pub use credit::{cancellation, credit_note_guid, late_payment, refund, CreditPlan};
+
 use super::countries::is_eu_other_than_denmark;
 use super::dinero_totals::{self, TotalsLine};
 use super::identity;
@@ -408,6 +412,39 @@ pub enum MappingError {
     },
     #[error("{field} is longer than Dinero's {max} characters")]
     TooLong { field: &'static str, max: usize },
+    #[error("refund line {index} names order line {line}, but the order has {lines} lines (numbered from 0)")]
+    NoSuchLine {
+        index: usize,
+        line: usize,
+        lines: usize,
+    },
+    #[error("order line {line} is a {kind} line: it cannot be refunded as a line")]
+    NotRefundable { line: usize, kind: &'static str },
+    #[error("order line {line} refunds {refunded}, but only {ordered} were ordered")]
+    QuantityBeyond {
+        line: usize,
+        refunded: Decimal,
+        ordered: Decimal,
+    },
+    #[error("the refund names shipping, but the order has no shipping line")]
+    NoShippingLine,
+    #[error("the refund names an amount, but the order has no product line to book it like")]
+    NoProductLine,
+    #[error("refund {refund} of {amount:.2} {currency} goes beyond the invoice: {credited:.2} of its {invoiced:.2} {currency} are credited already")]
+    BeyondInvoice {
+        refund: String,
+        currency: String,
+        amount: Decimal,
+        credited: Decimal,
+        invoiced: Decimal,
+    },
+    #[error("refund {refund} is a full refund, but {credited:.2} of the invoice's {invoiced:.2} {currency} are credited already: refund the rest by lines or amount")]
+    FullAfterPartial {
+        refund: String,
+        currency: String,
+        credited: Decimal,
+        invoiced: Decimal,
+    },
 }
 
 const MAX_REFERENCE: usize = 128;
@@ -419,10 +456,7 @@ pub fn plan(
 ) -> Result<TransferPlan, MappingError> {
     let order = &event.data;
     let situation = VatSituation::of(order);
-    let english = match order.is_danish() {
-        Some(danish) => !danish,
-        None => order.customer.address.country != "DK",
-    };
+    let english = english(order);
     let date = local_date(order.completed_at, settings.time_zone);
     let contact = contact(tenant, order, english)?;
     let invoice = invoice(tenant, order, situation, settings, english, date)?;
@@ -438,6 +472,28 @@ pub fn plan(
         invoice,
         payments,
     })
+}
+
+/// English documents unless the customer's language is Danish (or, without one, the
+/// customer is in Denmark).
+fn english(order: &Order) -> bool {
+    match order.is_danish() {
+        Some(danish) => !danish,
+        None => order.customer.address.country != "DK",
+    }
+}
+
+/// The deposit account a payment method's money reaches.
+fn deposit_account(settings: &MappingSettings, method: &str) -> Result<i32, MappingError> {
+    settings
+        .accounts
+        .deposit_accounts
+        .get(method)
+        .copied()
+        .or(settings.accounts.default_deposit_account)
+        .ok_or_else(|| MappingError::NoDepositAccount {
+            method: method.to_owned(),
+        })
 }
 
 fn local_date(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
@@ -745,15 +801,7 @@ fn payments(
         });
     }
     if let Some(payment) = &order.payment {
-        let account = settings
-            .accounts
-            .deposit_accounts
-            .get(&payment.method)
-            .copied()
-            .or(settings.accounts.default_deposit_account)
-            .ok_or_else(|| MappingError::NoDepositAccount {
-                method: payment.method.clone(),
-            })?;
+        let account = deposit_account(settings, &payment.method)?;
         let amount_dkk = if order.currency == "DKK" {
             Some(payment.amount)
         } else {

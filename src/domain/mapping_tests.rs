@@ -705,3 +705,116 @@ fn eu_consumers_book_on_their_countrys_accounts_and_a_zero_rated_line_on_its_own
         mapping.key_problems()
     );
 }
+
+// ----- refunds -----
+
+fn refund_of(
+    event: &OrderEvent,
+    refund: &super::money_events::Refund,
+    credited: Decimal,
+) -> Result<CreditPlan, MappingError> {
+    let mapping = mapping();
+    let chart = chart();
+    let settings = MappingSettings {
+        accounts: &mapping,
+        account_vat: &chart,
+        register_payment: true,
+        lock_voucher_number: true,
+        payment_terms_days: 8,
+        send_invoice: crate::domain::SendInvoice::Off,
+        time_zone: chrono_tz::Europe::Copenhagen,
+        tolerance: dec!(0.01),
+    };
+    let invoiced = plan("shop1", event, &settings)?.invoice.total;
+    super::mapping::refund("shop1", event, refund, &settings, invoiced, credited)
+}
+
+fn a_refund(
+    lines: Vec<(usize, Decimal)>,
+    shipping: Option<Decimal>,
+) -> super::money_events::Refund {
+    super::money_events::Refund {
+        order_id: "1001".into(),
+        refund_id: "r1".into(),
+        refunded_at: chrono::Utc.with_ymd_and_hms(2026, 3, 20, 10, 0, 0).unwrap(),
+        lines: lines
+            .into_iter()
+            .map(|(line, quantity)| super::money_events::RefundLine { line, quantity })
+            .collect(),
+        shipping,
+        amount: None,
+        payment: None,
+        reason: None,
+    }
+}
+
+fn shirts_and_shipping(incl_vat: bool) -> OrderEvent {
+    event(
+        "DK",
+        CustomerKind::Person,
+        None,
+        vec![
+            line(LineKind::Product, "Shirt", dec!(2), dec!(80), dec!(25)),
+            line(LineKind::Shipping, "Post", dec!(1), dec!(40), dec!(25)),
+        ],
+        incl_vat,
+    )
+}
+
+#[test]
+fn a_partial_refund_credits_its_lines_on_their_accounts_with_its_own_identity() {
+    for incl_vat in [true, false] {
+        let order = shirts_and_shipping(incl_vat);
+        let credit = refund_of(
+            &order,
+            &a_refund(vec![(0, dec!(1))], Some(dec!(50))),
+            dec!(0),
+        )
+        .unwrap();
+        assert!(!credit.full);
+        let accounts: Vec<(i32, Decimal)> = credit
+            .note
+            .lines
+            .iter()
+            .map(|l| (l.account, l.quantity))
+            .collect();
+        assert_eq!(accounts, [(1000, dec!(1)), (1010, dec!(1))]);
+        let shirt = if incl_vat { dec!(80) } else { dec!(100) };
+        assert_eq!(credit.total(), shirt + dec!(50), "incl. VAT: {incl_vat}");
+        assert_eq!(credit.note.external_reference, "shop1:1001:refund:r1");
+        assert_ne!(
+            credit.note.guid,
+            crate::domain::identity::invoice_guid("shop1", "1001")
+        );
+        assert_eq!(credit.note.number, None, "Dinero numbers credit notes");
+    }
+}
+
+#[test]
+fn refunds_beyond_the_invoice_or_its_lines_are_refused_with_the_figures() {
+    let order = shirts_and_shipping(true); // 2 × 80 + 40 = 200
+    let two_shirts = a_refund(vec![(0, dec!(2))], None);
+    assert!(refund_of(&order, &two_shirts, dec!(0)).is_ok());
+    assert_eq!(
+        refund_of(&order, &two_shirts, dec!(80)).unwrap_err().to_string(),
+        "refund r1 of 160.00 DKK goes beyond the invoice: 80.00 of its 200.00 DKK are credited already"
+    );
+    assert!(matches!(
+        refund_of(&order, &a_refund(vec![(0, dec!(3))], None), dec!(0)),
+        Err(MappingError::QuantityBeyond { .. })
+    ));
+    assert!(matches!(
+        refund_of(&order, &a_refund(vec![(5, dec!(1))], None), dec!(0)),
+        Err(MappingError::NoSuchLine {
+            line: 5,
+            lines: 2,
+            ..
+        })
+    ));
+    let full = a_refund(vec![], None);
+    assert!(refund_of(&order, &full, dec!(0)).unwrap().full);
+    assert!(matches!(
+        refund_of(&order, &full, dec!(40)),
+        Err(MappingError::FullAfterPartial { .. })
+    ));
+}

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod inbox;
 pub mod ledger;
 pub mod mapping;
+pub mod money_events;
 pub mod order;
 pub mod tenant;
 

@@ -1,6 +1,8 @@
 //! The `order.completed` event: a CloudEvents 1.0 envelope whose `data` is the order. Money is
 //! decimal (JSON numbers and strings both accepted, never binary floating point inside).
 //! `schemas/order-event.schema.json` publishes the same rules; `validate` enforces them in code.
+//! The order's later money events (`order.refunded`, `.cancelled`, `.paid`) share the envelope
+//! and live in `money_events`.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::countries;
 pub use super::ids::is_identifier;
 
+/// A CloudEvents 1.0 envelope (structured mode) around one kind of `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OrderEvent {
+pub struct Envelope<D> {
     pub specversion: String,
     pub id: String,
     pub source: String,
@@ -32,7 +35,47 @@ pub struct OrderEvent {
     /// distributed-tracing extension).
     #[serde(default)]
     pub traceparent: Option<String>,
-    pub data: Order,
+    pub data: D,
+}
+
+/// `order.completed`: the order itself.
+pub type OrderEvent = Envelope<Order>;
+
+impl<D> Envelope<D> {
+    /// The envelope's own rules, for an event of type `event_type` about `order_id`.
+    pub fn check_envelope(&self, event_type: &str, order_id: &str, v: &mut Violations) {
+        let mut check = |ok: bool, pointer: &str, message: &str| {
+            if !ok {
+                v.insert(pointer.to_owned(), message.to_owned());
+            }
+        };
+        check(self.specversion == "1.0", "/specversion", "must be 1.0");
+        check(
+            self.event_type == event_type,
+            "/type",
+            &format!("must be {event_type}"),
+        );
+        check(
+            super::ids::EventId::parse(&self.id).is_some(),
+            "/id",
+            "must be 1-200 characters",
+        );
+        check(
+            is_identifier(&self.tenantid),
+            "/tenantid",
+            "must be 1-64 of [A-Za-z0-9_-]",
+        );
+        check(
+            self.subject == order_id,
+            "/subject",
+            "must equal data.order_id",
+        );
+        check(
+            super::ids::OrderId::parse(order_id).is_some(),
+            "/data/order_id",
+            "must be 1-100 characters",
+        );
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,43 +230,18 @@ pub const LINE_SUM_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// Violations found by [`OrderEvent::validate`], by JSON pointer.
 pub type Violations = BTreeMap<String, String>;
 
-impl OrderEvent {
+impl Envelope<Order> {
     /// The rules of `schemas/order-event.schema.json` that serde does not already enforce,
     /// plus the arithmetic a schema cannot express.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::new();
+        self.check_envelope(ORDER_COMPLETED, &self.data.order_id, &mut v);
         let mut check = |ok: bool, pointer: &str, message: &str| {
             if !ok {
                 v.insert(pointer.to_owned(), message.to_owned());
             }
         };
-        check(self.specversion == "1.0", "/specversion", "must be 1.0");
-        check(
-            self.event_type == ORDER_COMPLETED,
-            "/type",
-            "must be order.completed",
-        );
-        check(
-            super::ids::EventId::parse(&self.id).is_some(),
-            "/id",
-            "must be 1-200 characters",
-        );
-        check(
-            is_identifier(&self.tenantid),
-            "/tenantid",
-            "must be 1-64 of [A-Za-z0-9_-]",
-        );
-        check(
-            self.subject == self.data.order_id,
-            "/subject",
-            "must equal data.order_id",
-        );
         let order = &self.data;
-        check(
-            super::ids::OrderId::parse(&order.order_id).is_some(),
-            "/data/order_id",
-            "must be 1-100 characters",
-        );
         check(
             !order.order_number.trim().is_empty(),
             "/data/order_number",

@@ -79,7 +79,7 @@ async fn handle(
     let checked = checks::check(&body).map_err(|error| {
         Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
     })?;
-    if checked.event.tenantid != tenant.as_str() {
+    if checked.event.tenant() != tenant.as_str() {
         return Err(Problem::bad_request(
             "tenant_mismatch",
             "the event's tenantid is not the tenant of this URL",
@@ -107,8 +107,8 @@ async fn handle(
     // Render.
     let result = receipt.result();
     let event = &checked.event;
-    let mut answer = json!({"tenant_id": tenant.as_str(), "order_id": event.data.order_id,
-        "event_id": event.id});
+    let mut answer = json!({"tenant_id": tenant.as_str(), "order_id": event.order_id(),
+        "event_id": event.id()});
     let status = match receipt {
         Receipt::Topic { partition, offset } => {
             answer["status"] = json!("accepted");

@@ -76,3 +76,11 @@ pub fn payment(
         remainder_is_fee: false,
     }
 }
+
+/// A partial credit note: the invoice's shape without payment terms (credit notes have none).
+pub fn credit_note(draft: &InvoiceDraft, contact: uuid::Uuid) -> NewInvoice {
+    NewInvoice {
+        payment_condition: None,
+        ..invoice(draft, contact)
+    }
+}

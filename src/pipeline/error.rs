@@ -18,13 +18,22 @@ pub enum TransferError {
     /// Dinero's list does not show the invoice's DKK total (yet): asked again later.
     #[error("Dinero shows no DKK total for invoice {0} yet, which a {1} payment needs")]
     NoDkkFigure(uuid::Uuid, String),
+    /// A refund, cancellation or payment of an order the service has no invoice for.
+    #[error("order {order} {why}: its {event} has no invoice to apply to")]
+    NoInvoice {
+        order: String,
+        event: &'static str,
+        why: String,
+    },
 }
 
 impl TransferError {
     pub fn class(&self) -> ErrorClass {
         match self {
             TransferError::Dinero(error) => error.class(),
-            TransferError::Mapping(_) | TransferError::Payload(_) => ErrorClass::Permanent,
+            TransferError::Mapping(_)
+            | TransferError::Payload(_)
+            | TransferError::NoInvoice { .. } => ErrorClass::Permanent,
             TransferError::Store(error) => error.class(),
             TransferError::NoDkkFigure(..) => ErrorClass::Transient,
         }
@@ -39,7 +48,11 @@ impl TransferError {
                 Some("totals_mismatch".into())
             }
             TransferError::Mapping(MappingError::VatMismatch { .. }) => Some("vat_mismatch".into()),
+            TransferError::Mapping(
+                MappingError::BeyondInvoice { .. } | MappingError::FullAfterPartial { .. },
+            ) => Some("beyond_invoice".into()),
             TransferError::Mapping(_) => Some("unmappable".into()),
+            TransferError::NoInvoice { .. } => Some("no_invoice".into()),
             _ => None,
         }
     }

@@ -349,7 +349,7 @@ impl Lane {
         let Ok(Some(mut record)) = self
             .shared
             .store
-            .order(&self.tenant_id, &event.order_id)
+            .document(&self.tenant_id, &event.order_id, &event.document)
             .await
         else {
             return;
@@ -392,7 +392,7 @@ impl Lane {
         if let Ok(Some(mut record)) = self
             .shared
             .store
-            .order(&self.tenant_id, &event.order_id)
+            .document(&self.tenant_id, &event.order_id, &event.document)
             .await
         {
             record.step = crate::domain::Step::Failed;

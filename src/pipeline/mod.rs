@@ -2,6 +2,7 @@
 
 pub mod backoff;
 mod credentials;
+mod credit;
 mod documents;
 mod error;
 mod lane;

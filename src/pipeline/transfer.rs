@@ -15,6 +15,7 @@ use crate::domain::identity;
 use crate::domain::mapping::{
     self, ContactKey, Delivery, MappingSettings, PaymentTerms, TransferPlan,
 };
+use crate::domain::money_events::{AnyEvent, CANCELLATION, INVOICE};
 use crate::domain::order::OrderEvent;
 use crate::domain::{OrderRecord, Step, StoredEvent, Tenant};
 use crate::store::{Fence, Store};
@@ -39,16 +40,23 @@ pub struct Context<'a> {
     pub call_timeout: Duration,
 }
 
+/// Which kind of Dinero voucher a payment or look-up concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Voucher {
+    Invoice,
+    CreditNote,
+}
+
 const CREATE_INVOICE: &str = "create_invoice";
 const BOOK: &str = "book";
 const SEND: &str = "send";
 
-fn payment_marker(index: u32) -> String {
+pub(super) fn payment_marker(index: u32) -> String {
     format!("payment:{index}")
 }
 
 impl Context<'_> {
-    async fn save(
+    pub(super) async fn save(
         &self,
         record: &mut OrderRecord,
         step: Option<Step>,
@@ -57,19 +65,26 @@ impl Context<'_> {
         if let Some(step) = step {
             record.step = step;
         }
+        // One history per order: a later document's entries say which document they are.
+        let detail = match detail {
+            Some(detail) if record.document != INVOICE => {
+                Some(format!("{}: {detail}", record.document))
+            }
+            detail => detail,
+        };
         let history = step.map(|s| (s.as_str(), detail));
         self.store.save_order(record, history, self.fence).await?;
         Ok(())
     }
 
-    fn mark_in_flight(&self, record: &mut OrderRecord, call: String) {
+    pub(super) fn mark_in_flight(&self, record: &mut OrderRecord, call: String) {
         record.in_flight = Some(call);
         record.in_flight_epoch = Some(self.fence.epoch);
     }
 
     /// Before looking up what a lost call may have done: if another owner sent it, that call
     /// may still be running there; wait until it must have ended, so the look-up sees it.
-    async fn settle_foreign_call(&self, record: &OrderRecord) {
+    pub(super) async fn settle_foreign_call(&self, record: &OrderRecord) {
         if record.in_flight.is_some() && record.in_flight_epoch != Some(self.fence.epoch) {
             tracing::info!(order = %record.order_id, "an earlier owner's call was in flight; waiting it out before the look-up");
             tokio::time::sleep(self.call_timeout).await;
@@ -81,8 +96,16 @@ impl Context<'_> {
         event: &OrderEvent,
         overrides: Overrides,
     ) -> Result<TransferPlan, TransferError> {
+        Ok(mapping::plan(
+            &self.tenant.id,
+            event,
+            &self.mapping_settings(overrides),
+        )?)
+    }
+
+    pub(super) fn mapping_settings(&self, overrides: Overrides) -> MappingSettings<'_> {
         let settings = &self.tenant.settings;
-        let mapping_settings = MappingSettings {
+        MappingSettings {
             accounts: &settings.accounts,
             account_vat: &self.tenant.account_vat,
             register_payment: settings.register_payment && settings.book,
@@ -93,18 +116,38 @@ impl Context<'_> {
             send_invoice: settings.send_invoice,
             time_zone: self.time_zone,
             tolerance: self.tolerance,
-        };
-        Ok(mapping::plan(&self.tenant.id, event, &mapping_settings)?)
+        }
     }
 
-    /// Run the order from wherever its ledger row stands to `done`.
+    /// Run the event's document from wherever its ledger row stands to its end: the order's
+    /// invoice, or a refund's or cancellation's credit note, or a late payment.
     pub async fn transfer(
         &self,
         stored: &StoredEvent,
         overrides: Overrides,
     ) -> Result<OrderRecord, TransferError> {
-        let event: OrderEvent = serde_json::from_str(&stored.payload)
-            .map_err(|e| TransferError::Payload(e.to_string()))?;
+        let unreadable = |why: String| TransferError::Payload(why);
+        let json: serde_json::Value =
+            serde_json::from_str(&stored.payload).map_err(|e| unreadable(e.to_string()))?;
+        let event = AnyEvent::from_json(json)
+            .ok_or_else(|| unreadable("unknown event type".into()))?
+            .map_err(|e| unreadable(e.to_string()))?;
+        match event {
+            AnyEvent::Completed(event) => self.transfer_invoice(stored, &event, overrides).await,
+            AnyEvent::Refunded(event) => self.refund(stored, &event.data).await,
+            AnyEvent::Cancelled(event) => self.cancel(stored, &event.data).await,
+            AnyEvent::Paid(event) => self.late_payment(stored, &event.data).await,
+        }
+    }
+
+    /// The order's invoice, from wherever its ledger row stands to `done`; nothing at all
+    /// when a cancellation waits behind it.
+    async fn transfer_invoice(
+        &self,
+        stored: &StoredEvent,
+        event: &OrderEvent,
+        overrides: Overrides,
+    ) -> Result<OrderRecord, TransferError> {
         let mut record = match self.store.order(&self.tenant.id, &stored.order_id).await? {
             Some(record) => record,
             None => {
@@ -121,8 +164,18 @@ impl Context<'_> {
         if record.step.is_final() {
             return Ok(record);
         }
+        if record.invoice_guid.is_none() && record.in_flight.is_none() {
+            if let Some(cancel) = self.later_cancellation(stored).await? {
+                let detail = format!(
+                    "cancelled before transfer (event {cancel}): nothing was made in Dinero"
+                );
+                self.save(&mut record, Some(Step::Cancelled), Some(detail))
+                    .await?;
+                return Ok(record);
+            }
+        }
         self.settle_foreign_call(&record).await;
-        let plan = self.plan(&event, overrides)?;
+        let plan = self.plan(event, overrides)?;
         let contact = match record.contact_guid {
             Some(guid) => guid,
             None => {
@@ -140,7 +193,7 @@ impl Context<'_> {
             self.book(&mut record, &plan).await?;
         }
         if self.tenant.settings.book {
-            self.payments(&mut record, &plan, &event).await?;
+            self.payments(&mut record, &plan, event).await?;
             self.deliver(&mut record, &plan).await?;
         }
         record.error = None;
@@ -155,6 +208,25 @@ impl Context<'_> {
         };
         self.save(&mut record, Some(step), Some(detail)).await?;
         Ok(record)
+    }
+
+    /// A cancellation of this order received after its event and still waiting: the order is
+    /// called off before anything is made. Its event id.
+    async fn later_cancellation(
+        &self,
+        stored: &StoredEvent,
+    ) -> Result<Option<String>, TransferError> {
+        Ok(self
+            .store
+            .events_for_order(&self.tenant.id, &stored.order_id)
+            .await?
+            .into_iter()
+            .find(|e| {
+                e.document == CANCELLATION
+                    && e.seq > stored.seq
+                    && e.status == crate::domain::EventStatus::Pending
+            })
+            .map(|e| e.event_id))
     }
 
     /// The cache first (a known customer costs no call), then Dinero by reference, then by
@@ -360,7 +432,15 @@ impl Context<'_> {
                 None => {
                     let rate = match dinero_rate {
                         Some(rate) => rate,
-                        None => *dinero_rate.insert(self.dkk_rate(guid, plan, currency).await?),
+                        None => *dinero_rate.insert(
+                            self.dkk_rate(
+                                Voucher::Invoice,
+                                guid,
+                                &plan.invoice.external_reference,
+                                currency,
+                            )
+                            .await?,
+                        ),
                     };
                     let dkk = (payment.amount * rate)
                         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
@@ -434,19 +514,29 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// DKK per unit of `currency` as Dinero converted this invoice (its list shows the DKK
-    /// total beside the total): a payment given in the order's currency only is registered
-    /// with the DKK amount Dinero itself used. One call.
-    async fn dkk_rate(
+    /// DKK per unit of `currency` as Dinero converted this invoice or credit note (its list
+    /// shows the DKK total beside the total): a payment given in the order's currency only is
+    /// registered with the DKK amount Dinero itself used. One call.
+    pub(super) async fn dkk_rate(
         &self,
+        voucher: Voucher,
         guid: Uuid,
-        plan: &TransferPlan,
+        reference: &str,
         currency: &str,
     ) -> Result<Decimal, TransferError> {
-        self.dinero
-            .find_invoices_by_external_reference(&plan.invoice.external_reference)
-            .await?
-            .into_iter()
+        let rows = match voucher {
+            Voucher::Invoice => {
+                self.dinero
+                    .find_invoices_by_external_reference(reference)
+                    .await?
+            }
+            Voucher::CreditNote => {
+                self.dinero
+                    .find_credit_notes_by_external_reference(reference)
+                    .await?
+            }
+        };
+        rows.into_iter()
             .find(|row| row.guid == guid)
             .and_then(|row| row.dkk_rate())
             .ok_or_else(|| TransferError::NoDkkFigure(guid, currency.to_owned()))

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::domain::order::OrderEvent;
+use crate::domain::money_events::AnyEvent;
 
 /// The published schema, compiled once.
 static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
@@ -78,7 +78,7 @@ fn schema_violations(body: &Value) -> BTreeMap<String, String> {
 
 /// A checked event and its JSON.
 pub struct Checked {
-    pub event: OrderEvent,
+    pub event: AnyEvent,
     pub json: Value,
 }
 
@@ -117,8 +117,10 @@ pub fn check_json(json: Value) -> Result<Checked, IntakeError> {
     if !violations.is_empty() {
         return Err(IntakeError::Schema(violations));
     }
-    let event: OrderEvent = serde_json::from_value(json.clone())
-        .map_err(|e| IntakeError::Schema(BTreeMap::from([("/".to_owned(), e.to_string())])))?;
+    let schema_error = |e: String| IntakeError::Schema(BTreeMap::from([("/".to_owned(), e)]));
+    let event = AnyEvent::from_json(json.clone())
+        .ok_or_else(|| schema_error("unknown event type".into()))?
+        .map_err(|e| schema_error(e.to_string()))?;
     event.validate().map_err(IntakeError::Invalid)?;
     Ok(Checked { event, json })
 }
@@ -188,7 +190,10 @@ mod tests {
         event["data"]["totals"]["total"] = number("10.05");
         let checked = check(&serde_json::to_vec(&event).unwrap()).unwrap();
         assert_eq!(
-            checked.event.data.lines[0].unit_price,
+            match checked.event {
+                AnyEvent::Completed(event) => event.data.lines[0].unit_price,
+                _ => panic!("an order.completed event"),
+            },
             rust_decimal::Decimal::new(1005, 2)
         );
     }
@@ -203,5 +208,66 @@ mod tests {
             }
             assert!(refused_at(event).iter().any(|p| p == pointer), "{pointer}");
         }
+    }
+
+    fn money_event(kind: &str, data: Value) -> Value {
+        let mut data = data;
+        data["order_id"] = "1".into();
+        serde_json::json!({"specversion": "1.0", "id": "evt-2", "source": "/shop", "type": kind,
+            "subject": "1", "tenantid": "shop", "data": data})
+    }
+
+    #[test]
+    fn refunds_cancellations_and_late_payments_are_checked_at_the_door() {
+        let refund = money_event(
+            "order.refunded",
+            serde_json::json!({"refund_id": "r1", "refunded_at": "2026-11-21T10:00:00Z",
+                "lines": [{"line": 0, "quantity": 1}], "payment": {"method": "card", "amount": "10", "paid_at": "2026-11-21T10:00:00Z"}}),
+        );
+        let checked = check(&serde_json::to_vec(&refund).unwrap()).unwrap();
+        assert_eq!(checked.event.document(), "refund:r1");
+        let cancel = money_event(
+            "order.cancelled",
+            serde_json::json!({"cancelled_at": "2026-11-21T10:00:00Z"}),
+        );
+        assert_eq!(
+            check(&serde_json::to_vec(&cancel).unwrap())
+                .unwrap()
+                .event
+                .document(),
+            "cancel"
+        );
+        let paid = money_event(
+            "order.paid",
+            serde_json::json!({"payment_id": "p1", "payment": {"method": "card", "amount": "10", "paid_at": "2026-11-21T10:00:00Z"}}),
+        );
+        assert_eq!(
+            check(&serde_json::to_vec(&paid).unwrap())
+                .unwrap()
+                .event
+                .document(),
+            "paid:p1"
+        );
+
+        // The same line twice, a zero quantity, a refund without an id: refused, named.
+        let mut twice = refund.clone();
+        twice["data"]["lines"] =
+            serde_json::json!([{"line": 0, "quantity": 1}, {"line": 0, "quantity": 1}]);
+        assert!(refused_at(twice).contains(&"/data/lines/1/line".to_owned()));
+        let mut zero = refund.clone();
+        zero["data"]["lines"][0]["quantity"] = 0.into();
+        assert!(refused_at(zero)
+            .iter()
+            .any(|p| p.starts_with("/data/lines/0/quantity")));
+        let mut no_id = refund.clone();
+        no_id["data"].as_object_mut().unwrap().remove("refund_id");
+        assert!(!refused_at(no_id).is_empty());
+        // An order's fields in a refund are not a refund.
+        let mut mixed = refund;
+        mixed["data"]["currency"] = "DKK".into();
+        assert!(!refused_at(mixed).is_empty());
+        let mut unknown = cancel;
+        unknown["type"] = "order.shipped".into();
+        assert!(refused_at(unknown).contains(&"/type".to_owned()));
     }
 }

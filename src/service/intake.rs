@@ -75,14 +75,14 @@ impl Core {
         let span = tracing::info_span!(
             "order.accept",
             otel.name = "accept order",
-            tenant.id = %event.tenantid,
-            order.id = %event.data.order_id,
-            event.id = %event.id,
+            tenant.id = %event.tenant(),
+            order.id = %event.order_id(),
+            event.id = %event.id(),
         );
         // The transport's trace context wins (the request or record span already continues
         // it); without one, the event's own (the CloudEvents distributed-tracing extension)
         // continues the trace in which the platform made the event.
-        let caller = origin.traceparent().or(event.traceparent.as_deref());
+        let caller = origin.traceparent().or(event.traceparent());
         if origin.traceparent().is_none() {
             traces::continue_from(&span, caller);
         }
@@ -101,7 +101,7 @@ impl Core {
         if !self.accepting() {
             return Err(CoreError::Unavailable("shutting down; retry later".into()));
         }
-        let tenant = &checked.event.tenantid;
+        let tenant = checked.event.tenant();
         let source = match origin {
             Origin::Webhook { body, .. } => {
                 if let Some(topic) = &self.input_topic {
@@ -134,7 +134,7 @@ impl Core {
         match &accepted {
             Accepted::New { .. } => self.pipeline.wake(tenant),
             Accepted::Conflict { seq, first_seq } => {
-                tracing::warn!(tenant = %tenant, order = %checked.event.data.order_id, seq, first_seq,
+                tracing::warn!(tenant = %tenant, order = %checked.event.order_id(), seq, first_seq,
                     "the same order arrived with different content; the first is kept, this one recorded as a conflict");
             }
             Accepted::DuplicateEvent { .. } | Accepted::DuplicateOrder { .. } => {}
@@ -157,9 +157,10 @@ async fn accept(
         .collect();
     store
         .accept_event(NewEvent {
-            tenant_id: checked.event.tenantid.clone(),
-            event_id: checked.event.id.clone(),
-            order_id: checked.event.data.order_id.clone(),
+            tenant_id: checked.event.tenant().to_owned(),
+            event_id: checked.event.id().to_owned(),
+            order_id: checked.event.order_id().to_owned(),
+            document: checked.event.document(),
             payload: checked.json.to_string(),
             content_hash,
             source,

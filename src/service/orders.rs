@@ -15,6 +15,7 @@ pub const ORDER_STATUSES: &[&str] = &[
     "held",
     "in_progress",
     "awaiting_payment",
+    "cancelled",
     "done",
     "failed",
     "resolved",
@@ -46,6 +47,9 @@ pub struct OrderDetail {
     #[serde(flatten)]
     pub summary: OrderSummary,
     pub history: Vec<HistoryEntry>,
+    /// The order's later documents: credit notes of refunds and a cancellation, payments
+    /// registered after booking.
+    pub documents: Vec<DocumentView>,
     pub events: Vec<EventView>,
     pub dead_letters: Vec<DeadLetter>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,10 +59,24 @@ pub struct OrderDetail {
 #[derive(Debug, Serialize)]
 pub struct EventView {
     pub event_id: String,
+    /// The document it makes: `invoice`, `refund:<id>`, `cancel` or `paid:<id>`.
+    pub document: String,
     pub sequence: i64,
     pub status: &'static str,
     pub received_at: chrono::DateTime<chrono::Utc>,
     pub payload: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DocumentView {
+    pub document: String,
+    pub step: crate::domain::Step,
+    /// The credit note in Dinero (for `paid:<id>`, the invoice paid).
+    pub dinero_guid: Option<uuid::Uuid>,
+    pub number: Option<i64>,
+    /// A credit note's total including VAT, in the order's currency.
+    pub amount: Option<rust_decimal::Decimal>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -146,6 +164,7 @@ impl Core {
             .into_iter()
             .map(|e| EventView {
                 event_id: e.event_id,
+                document: e.document,
                 sequence: e.seq,
                 status: e.status.as_str(),
                 received_at: e.received_at,
@@ -159,9 +178,25 @@ impl Core {
             .into_iter()
             .filter(|d| d.order_id == order_id)
             .collect();
+        let documents = self
+            .store
+            .documents(tenant_id, order_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.document != crate::domain::money_events::INVOICE)
+            .map(|d| DocumentView {
+                document: d.document,
+                step: d.step,
+                dinero_guid: d.invoice_guid,
+                number: d.invoice_number,
+                amount: d.amount,
+                error: d.error,
+            })
+            .collect();
         Ok(OrderDetail {
             summary,
             history: self.store.order_history(tenant_id, order_id).await?,
+            documents,
             events,
             dead_letters,
             tenant_paused: tenant.paused.map(|p| PauseView {

@@ -243,7 +243,22 @@ pub trait InboxStore: Send + Sync + 'static {
 /// The ledger: each order's steps in Dinero, its history, cached contacts, the orders list.
 #[async_trait]
 pub trait LedgerStore: Send + Sync + 'static {
-    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>>;
+    /// The order's invoice row.
+    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+        self.document(tenant, order_id, crate::domain::money_events::INVOICE)
+            .await
+    }
+
+    /// One document's row (`invoice`, `refund:<id>`, `cancel`, `paid:<id>`).
+    async fn document(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        document: &str,
+    ) -> StoreResult<Option<OrderRecord>>;
+
+    /// Every document row of the order, in the order of their events.
+    async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>>;
 
     /// Upsert the ledger row and, with a step name, append to its history; fenced.
     async fn save_order(

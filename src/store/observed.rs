@@ -152,8 +152,17 @@ impl InboxStore for ObservedStore {
 
 #[async_trait]
 impl LedgerStore for ObservedStore {
-    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
-        observed!(self.order(tenant, order_id))
+    async fn document(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        document: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
+        observed!(self.document(tenant, order_id, document))
+    }
+
+    async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>> {
+        observed!(self.documents(tenant, order_id))
     }
 
     async fn save_order(

@@ -18,7 +18,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use super::records::{
-    self, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
+    self, amount, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
 };
 use super::*;
 use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
@@ -155,6 +155,7 @@ fn event_from(row: &PgRow) -> StoreResult<StoredEvent> {
         tenant_id: row.get("tenant_id"),
         event_id: row.get("event_id"),
         order_id: row.get("order_id"),
+        document: row.get("document"),
         payload: row.get("payload"),
         status: EventStatus::parse(row.get("status"))?,
         received_at: row.get("received_at"),
@@ -199,6 +200,7 @@ fn order_from(row: &PgRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
         tenant_id: row.get("tenant_id"),
         order_id: row.get("order_id"),
+        document: row.get("document"),
         event_seq: row.get("event_seq"),
         step: Step::parse(row.get("step"))?,
         in_flight: row.get("in_flight"),
@@ -211,6 +213,7 @@ fn order_from(row: &PgRow) -> StoreResult<OrderRecord> {
         attempts: row.get::<i32, _>("attempts") as u32,
         error_class: row.get("error_class"),
         error: row.get("error"),
+        amount: amount(row.get("amount"))?,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -358,10 +361,11 @@ impl InboxStore for PgStore {
         }
         let first: Option<(i64, String)> = sqlx::query_as(
             "SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2
-               AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
+               AND document = $3 AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
         )
         .bind(&event.tenant_id)
         .bind(&event.order_id)
+        .bind(&event.document)
         .fetch_optional(&mut *tx)
         .await?;
         let status = match &first {
@@ -371,8 +375,8 @@ impl InboxStore for PgStore {
         };
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset, traceparent)
-             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10) RETURNING seq",
+                                 source_topic, source_partition, source_offset, traceparent, document)
+             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11) RETURNING seq",
         )
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -384,6 +388,7 @@ impl InboxStore for PgStore {
         .bind(event.source.as_ref().map(|s| s.partition))
         .bind(event.source.as_ref().map(|s| s.offset))
         .bind(&event.traceparent)
+        .bind(&event.document)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -495,15 +500,32 @@ impl InboxStore for PgStore {
 
 #[async_trait]
 impl LedgerStore for PgStore {
-    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+    async fn document(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        document: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = 'invoice'",
+            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = $3",
         )
         .bind(tenant)
         .bind(order_id)
+        .bind(document)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(order_from).transpose()
+    }
+
+    async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 ORDER BY event_seq",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from).collect()
     }
 
     async fn save_order(
@@ -516,15 +538,15 @@ impl LedgerStore for PgStore {
         sqlx::query(
             "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
                                  contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
-                                 attempts, error_class, error, created_at, updated_at)
-             VALUES ($1, $2, 'invoice', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+                                 attempts, error_class, error, created_at, updated_at, amount)
+             VALUES ($1, $2, $16, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $17)
              ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
                 step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
                 contact_guid = excluded.contact_guid,
                 invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
                 invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
                 attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, amount = excluded.amount",
         )
         .bind(&order.tenant_id)
         .bind(&order.order_id)
@@ -541,6 +563,8 @@ impl LedgerStore for PgStore {
         .bind(&order.error_class)
         .bind(&order.error)
         .bind(order.created_at)
+        .bind(&order.document)
+        .bind(order.amount.map(|a| a.to_string()))
         .execute(&mut *tx)
         .await?;
         if let Some((step, detail)) = history {

@@ -116,6 +116,15 @@ pub(super) fn plan_erasure(
     plan
 }
 
+/// A ledger row's amount, kept as decimal text in both databases.
+pub(super) fn amount(text: Option<String>) -> StoreResult<Option<rust_decimal::Decimal>> {
+    text.map(|t| {
+        t.parse()
+            .map_err(|_| StoreError::Corrupt(format!("amount '{t}'")))
+    })
+    .transpose()
+}
+
 /// The orders list with each order's status, computed and filtered in the database (so a
 /// filter never misses what a row limit cut off). Parameters: $1 tenant, $2 held, $3 after
 /// seq, $4 order id or NULL, $5 status or NULL, $6 limit. SQLite numbers `$N` parameters by
@@ -125,6 +134,7 @@ SELECT * FROM (
     SELECT e.seq, e.event_id, e.order_id, e.received_at, o.step, o.invoice_guid,
            o.invoice_number, o.contact_guid, o.error, o.error_class, o.attempts,
            CASE WHEN o.step = 'awaiting_payment' THEN 'awaiting_payment'
+                WHEN o.step = 'cancelled' THEN 'cancelled'
                 WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
                 WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
                 WHEN e.status = 'resolved' THEN 'resolved'
@@ -134,7 +144,8 @@ SELECT * FROM (
     FROM events e
     LEFT JOIN orders o
         ON o.tenant_id = e.tenant_id AND o.order_id = e.order_id AND o.document = 'invoice'
-    WHERE e.tenant_id = $1 AND e.status NOT IN ('duplicate', 'conflict') AND e.seq > $3
+    WHERE e.tenant_id = $1 AND e.document = 'invoice'
+      AND e.status NOT IN ('duplicate', 'conflict') AND e.seq > $3
       AND ($4 IS NULL OR e.order_id = $4)
 ) AS listed
 WHERE ($5 IS NULL OR status = $5)

@@ -12,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::records::{
-    self, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
+    self, amount, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
 };
 use super::*;
 use crate::config::EncryptionKeys;
@@ -187,6 +187,7 @@ fn event_from(row: &SqliteRow) -> StoreResult<StoredEvent> {
         tenant_id: row.get("tenant_id"),
         event_id: row.get("event_id"),
         order_id: row.get("order_id"),
+        document: row.get("document"),
         payload: row.get("payload"),
         status: EventStatus::parse(row.get("status"))?,
         received_at: time(row.get("received_at"))?,
@@ -251,6 +252,7 @@ fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
         tenant_id: row.get("tenant_id"),
         order_id: row.get("order_id"),
+        document: row.get("document"),
         event_seq: row.get("event_seq"),
         step: Step::parse(row.get("step"))?,
         in_flight: row.get("in_flight"),
@@ -263,6 +265,7 @@ fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
         attempts: row.get::<i64, _>("attempts") as u32,
         error_class: row.get("error_class"),
         error: row.get("error"),
+        amount: amount(row.get("amount"))?,
         created_at: time(row.get("created_at"))?,
         updated_at: time(row.get("updated_at"))?,
     })
@@ -385,10 +388,11 @@ impl InboxStore for SqliteStore {
         }
         let first: Option<(i64, String)> = sqlx::query_as(
             "SELECT seq, content_hash FROM events WHERE tenant_id = ? AND order_id = ?
-               AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
+               AND document = ? AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
         )
         .bind(&event.tenant_id)
         .bind(&event.order_id)
+        .bind(&event.document)
         .fetch_optional(&mut *tx)
         .await?;
         let status = match &first {
@@ -398,8 +402,8 @@ impl InboxStore for SqliteStore {
         };
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset, traceparent)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                                 source_topic, source_partition, source_offset, traceparent, document)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         )
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -412,6 +416,7 @@ impl InboxStore for SqliteStore {
         .bind(event.source.as_ref().map(|s| i64::from(s.partition)))
         .bind(event.source.as_ref().map(|s| s.offset))
         .bind(&event.traceparent)
+        .bind(&event.document)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -529,15 +534,32 @@ impl InboxStore for SqliteStore {
 
 #[async_trait]
 impl LedgerStore for SqliteStore {
-    async fn order(&self, tenant: &str, order_id: &str) -> StoreResult<Option<OrderRecord>> {
+    async fn document(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        document: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = 'invoice'",
+            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = ?",
         )
         .bind(tenant)
         .bind(order_id)
+        .bind(document)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(order_from).transpose()
+    }
+
+    async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? ORDER BY event_seq",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from).collect()
     }
 
     async fn save_order(
@@ -550,18 +572,19 @@ impl LedgerStore for SqliteStore {
         sqlx::query(
             "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
                                  invoice_guid, invoice_version, invoice_number, payments_done, attempts,
-                                 error_class, error, created_at, updated_at)
-             VALUES (?, ?, 'invoice', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 error_class, error, created_at, updated_at, amount)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
                 step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
                 contact_guid = excluded.contact_guid,
                 invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
                 invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
                 attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, amount = excluded.amount",
         )
         .bind(&order.tenant_id)
         .bind(&order.order_id)
+        .bind(&order.document)
         .bind(order.event_seq)
         .bind(order.step.as_str())
         .bind(&order.in_flight)
@@ -576,6 +599,7 @@ impl LedgerStore for SqliteStore {
         .bind(&order.error)
         .bind(order.created_at.to_rfc3339())
         .bind(now())
+        .bind(order.amount.map(|a| a.to_string()))
         .execute(&mut *tx)
         .await?;
         if let Some((step, detail)) = history {

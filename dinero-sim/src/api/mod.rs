@@ -106,6 +106,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/v1/{organizationId}/sales/creditnotes/{guid}/book",
             post(vouchers::book_credit_note),
         )
+        .route(
+            "/v1/{organizationId}/sales/creditnotes/{guid}/payments",
+            get(vouchers::list_credit_note_payments).post(vouchers::create_credit_note_payment),
+        )
         .layer(from_fn_with_state(sim.clone(), gate::gate));
 
     Router::new()

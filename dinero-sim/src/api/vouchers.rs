@@ -356,12 +356,31 @@ pub async fn create_payment(
     Path((id, guid)): Path<(i64, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let guid = parse_guid(&guid, "Invoice")?;
-    let input: PaymentInput = parse_body(&body)?;
-    let org = org(&sim, id)?;
-    let (payment, time_stamp) =
-        org.lock()
-            .add_payment(Invoice, guid, input, &sim.world.behaviour)?;
+    add_payment(&sim, id, Invoice, &guid, &body)
+}
+
+/// `POST sales/creditnotes/{guid}/payments`: a refund paid out; same model as on invoices.
+pub async fn create_credit_note_payment(
+    State(sim): State<Arc<Sim>>,
+    Path((id, guid)): Path<(i64, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    add_payment(&sim, id, CreditNote, &guid, &body)
+}
+
+fn add_payment(
+    sim: &Sim,
+    id: i64,
+    kind: VoucherKind,
+    guid: &str,
+    body: &Bytes,
+) -> ApiResult<Json<Value>> {
+    let guid = parse_guid(guid, kind.noun())?;
+    let input: PaymentInput = parse_body(body)?;
+    let org = org(sim, id)?;
+    let (payment, time_stamp) = org
+        .lock()
+        .add_payment(kind, guid, input, &sim.world.behaviour)?;
     Ok(Json(
         json!({"Guid": payment, "TimeStamp": time_stamp, "RelatedVoucherGuid": guid}),
     ))
@@ -371,10 +390,22 @@ pub async fn list_payments(
     State(sim): State<Arc<Sim>>,
     Path((id, guid)): Path<(i64, String)>,
 ) -> ApiResult<Json<Value>> {
-    let guid = parse_guid(&guid, "Invoice")?;
-    let org = org(&sim, id)?;
+    read_payments(&sim, id, Invoice, &guid)
+}
+
+/// `GET sales/creditnotes/{guid}/payments` answers `InvoicePaymentsModel`, as on invoices.
+pub async fn list_credit_note_payments(
+    State(sim): State<Arc<Sim>>,
+    Path((id, guid)): Path<(i64, String)>,
+) -> ApiResult<Json<Value>> {
+    read_payments(&sim, id, CreditNote, &guid)
+}
+
+fn read_payments(sim: &Sim, id: i64, kind: VoucherKind, guid: &str) -> ApiResult<Json<Value>> {
+    let guid = parse_guid(guid, kind.noun())?;
+    let org = org(sim, id)?;
     let org = org.lock();
-    let voucher = org.voucher(Invoice, guid)?;
+    let voucher = org.voucher(kind, guid)?;
     Ok(Json(org.payments_json(voucher)))
 }
 

@@ -23,7 +23,7 @@ pub enum VoucherKind {
 }
 
 impl VoucherKind {
-    fn noun(self) -> &'static str {
+    pub fn noun(self) -> &'static str {
         match self {
             VoucherKind::Invoice => "Invoice",
             VoucherKind::CreditNote => "Credit note",

@@ -342,7 +342,7 @@ impl Consumer {
         let checked = decode::event_json(message)
             .and_then(|json| checks::check_json(json).map_err(|error| error.describe()))
             .and_then(|checked| {
-                if key.as_deref() == Some(checked.event.tenantid.as_str()) {
+                if key.as_deref() == Some(checked.event.tenant()) {
                     Ok(checked)
                 } else {
                     Err("the record's key is not the event's tenantid".into())
@@ -379,7 +379,7 @@ impl Consumer {
                 Err(error @ CoreError::NotFound { .. }) => {
                     self.metrics.intake("kafka", "rejected", "unknown_tenant");
                     let poison = Poison {
-                        tenant: checked.event.tenantid.clone(),
+                        tenant: checked.event.tenant().to_owned(),
                         reason: error.to_string(),
                     };
                     self.dead_letter(message, &source, &poison).await;
