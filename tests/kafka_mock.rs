@@ -137,6 +137,35 @@ async fn records_become_invoices_and_a_restart_redelivers_without_duplicates() {
     }
     let detail = harness.get("/v1/tenants/shop71/orders/1").await;
     assert!(detail["events"][0]["sequence"].as_i64().is_some());
+
+    // A refund takes the same intake from the topic: a credit note for all of order 1.
+    let refund = json!({
+        "specversion": "1.0", "id": "evt-refund-1", "source": "/webshop", "type": "order.refunded",
+        "subject": "1", "tenantid": "shop71",
+        "data": {"order_id": "1", "refund_id": "all", "refunded_at": "2026-11-25T09:00:00Z"}
+    });
+    produce(
+        &producer,
+        "shop71",
+        &serde_json::to_vec(&refund).unwrap(),
+        &[],
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let detail = harness.get("/v1/tenants/shop71/orders/1").await;
+        if detail["documents"][0]["step"] == "done" {
+            assert_eq!(detail["documents"][0]["document"], "refund:all");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{detail:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let notes = harness.dinero(71).await["credit_notes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(notes, 1);
 }
 
 #[tokio::test]
