@@ -308,6 +308,13 @@ async fn a_cancellation_before_transfer_makes_nothing_and_after_it_credits_the_i
         .unwrap();
     assert!(paused.status().is_success(), "{}", paused.status());
     send_ok(&harness, &order("shop", "waiting", 2)).await;
+    // A refund of an order not transferred yet waits behind it.
+    send_ok(&harness, &order("shop", "later", 3)).await;
+    send_ok(
+        &harness,
+        &refund("shop", "later", "r1", json!({"shipping": "39"})),
+    )
+    .await;
     let cancel = |order_id: &str| {
         event(
             "shop",
@@ -327,6 +334,7 @@ async fn a_cancellation_before_transfer_makes_nothing_and_after_it_credits_the_i
     assert!(resumed.status().is_success());
     wait_for_document(&harness, "shop", "booked", "cancel", "done").await;
     wait_for_document(&harness, "shop", "waiting", "cancel", "done").await;
+    wait_for_document(&harness, "shop", "later", "refund:r1", "done").await;
 
     let cancelled = harness
         .get("/v1/tenants/shop/orders?status=cancelled")
@@ -347,11 +355,14 @@ async fn a_cancellation_before_transfer_makes_nothing_and_after_it_credits_the_i
         .collect();
     assert_eq!(
         references,
-        ["shop:booked"],
-        "nothing made for the waiting order"
+        ["shop:booked", "shop:later"],
+        "nothing made for the cancelled order"
     );
     let booked = invoice_guid(&harness, 73, "shop:booked");
-    let notes = credit_notes(&harness, 73);
+    let notes: Vec<Note> = credit_notes(&harness, 73)
+        .into_iter()
+        .filter(|n| n.credits == Some(booked))
+        .collect();
     assert_eq!(notes.len(), 1);
     assert_eq!(
         (
@@ -458,21 +469,10 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
             only_route: Some(route.to_string()),
             ..FaultConfig::default()
         });
-        let dropped = || {
-            harness
-                .sim
-                .sim()
-                .log
-                .stats()
-                .faults
-                .get("dropped_after_commit")
-                .copied()
-                .unwrap_or(0)
-        };
-        let before = dropped();
+        let before = dropped_after_commit(&harness);
         send_ok(&harness, &refund("shop", &order_id, "r", data.clone())).await;
         let deadline = Instant::now() + WAIT;
-        while dropped() == before {
+        while dropped_after_commit(&harness) == before {
             assert!(Instant::now() < deadline, "{route}: no answer was lost");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -492,4 +492,55 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
             "{route}: refunded once"
         );
     }
+
+    // order.paid: the late payment's answer lost, then a crash.
+    let mut unpaid = order("shop", "credit", 9);
+    unpaid["data"].as_object_mut().unwrap().remove("payment");
+    send_ok(&harness, &unpaid).await;
+    harness
+        .wait_for_orders(
+            "shop",
+            routes.len() + 1,
+            &["done", "awaiting_payment"],
+            WAIT,
+        )
+        .await;
+    let route = "/v1/{organizationId}/invoices/{guid}/payments";
+    harness.sim.sim().faults.set(FaultConfig {
+        ambiguous_rate: 1.0,
+        only_route: Some(route.to_string()),
+        ..FaultConfig::default()
+    });
+    let before = dropped_after_commit(&harness);
+    let paid = event(
+        "shop",
+        "evt-credit-paid",
+        "order.paid",
+        "credit",
+        json!({"payment_id": "p1", "payment": card("238.90")}),
+    );
+    send_ok(&harness, &paid).await;
+    let deadline = Instant::now() + WAIT;
+    while dropped_after_commit(&harness) == before {
+        assert!(Instant::now() < deadline, "{route}: no answer was lost");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    harness.crash_and_restart().await;
+    harness.sim.sim().faults.set(FaultConfig::default());
+    wait_for_document(&harness, "shop", "credit", "paid:p1", "done").await;
+    let guid = invoice_guid(&harness, 76, "shop:credit");
+    let org = harness.sim.sim().world.org(76).unwrap();
+    assert_eq!(org.lock().invoices[&guid].payments.len(), 1, "paid once");
+}
+
+fn dropped_after_commit(harness: &Harness) -> u64 {
+    harness
+        .sim
+        .sim()
+        .log
+        .stats()
+        .faults
+        .get("dropped_after_commit")
+        .copied()
+        .unwrap_or(0)
 }
