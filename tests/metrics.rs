@@ -248,3 +248,67 @@ async fn metrics_can_have_an_address_of_their_own() {
         .unwrap();
     assert_eq!(elsewhere.status(), 404, "only /metrics there");
 }
+
+/// Store writes per order, counted by the store's own operation metrics: every write is a
+/// commit (and on PostgreSQL a WAL flush), so this is the intake's and the lanes' cost.
+/// Printed for the README and the closing note, and held to the number stated there.
+#[tokio::test]
+async fn an_order_costs_a_handful_of_store_writes() {
+    const WRITES: &[&str] = &[
+        "accept_event",
+        "save_order",
+        "complete_order",
+        "set_event_status",
+        "mark_replayed",
+        "put_contact",
+        "claim_tenant",
+    ];
+    let harness = Harness::start(vec![organization(93)], |_| {}).await;
+    let status = harness
+        .put_tenant("shop", 93, settings(json!({})))
+        .await
+        .status();
+    assert_eq!(status, 201);
+    let writes = |text: &str| -> BTreeMap<&'static str, f64> {
+        let s = samples(text);
+        WRITES
+            .iter()
+            .map(|op| {
+                let label = format!("operation=\"{op}\"");
+                (
+                    *op,
+                    sum(&s, "dinero_bridge_store_operations_total", &[&label]),
+                )
+            })
+            .filter(|(_, n)| *n > 0.0)
+            .collect()
+    };
+    let total = |w: &BTreeMap<&str, f64>| w.values().sum::<f64>();
+    // The lane's first order also claims the tenant; measure from the second on.
+    assert_eq!(
+        harness.send("shop", &order("shop", "warm-up", 1)).await.0,
+        202
+    );
+    harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
+    let before = writes(&harness.scrape().await);
+    assert_eq!(harness.send("shop", &order("shop", "new", 2)).await.0, 202);
+    harness.wait_for_orders("shop", 2, &["done"], WAIT).await;
+    let after_new = writes(&harness.scrape().await);
+    assert_eq!(
+        harness.send("shop", &order("shop", "known", 2)).await.0,
+        202
+    );
+    harness.wait_for_orders("shop", 3, &["done"], WAIT).await;
+    let after_known = writes(&harness.scrape().await);
+    let new_customer = total(&after_new) - total(&before);
+    let known_customer = total(&after_known) - total(&after_new);
+    println!("store writes per order: new customer {new_customer}, known customer {known_customer}; by operation after three orders: {after_known:?}");
+    assert_eq!(
+        (new_customer, known_customer),
+        (NEW_CUSTOMER_WRITES, KNOWN_CUSTOMER_WRITES)
+    );
+}
+
+const WAIT: Duration = Duration::from_secs(60);
+const NEW_CUSTOMER_WRITES: f64 = 6.0;
+const KNOWN_CUSTOMER_WRITES: f64 = 5.0;

@@ -103,6 +103,7 @@ contract!(
     retention_prunes_only_what_is_finished,
     erasure_removes_personal_data_and_keeps_the_ledger,
     an_orders_later_documents_are_told_apart_in_inbox_and_ledger,
+    completing_an_order_writes_row_history_event_and_dead_letter_together,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -290,7 +291,7 @@ async fn a_superseded_owner_cannot_write(b: &Backend) {
     let order = OrderRecord::new("shop", "1", seq);
     let fenced = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Fenced(_)));
     assert!(fenced(
-        a.save_order(&order, Some(("received", None)), &first).await
+        a.save_order(&order, &[("received", None)], &first).await
     ));
     assert!(fenced(
         a.set_event_status(seq, EventStatus::Done, &first).await
@@ -311,7 +312,7 @@ async fn a_superseded_owner_cannot_write(b: &Backend) {
         seq
     );
     other_replica
-        .save_order(&order, Some(("received", None)), &second)
+        .save_order(&order, &[("received", None)], &second)
         .await
         .unwrap();
     assert_eq!(
@@ -546,7 +547,7 @@ async fn ledger_rows_history_and_contacts(b: &Backend) {
     let fence = store.claim_tenant("shop", "me").await.unwrap();
     let mut order = OrderRecord::new("shop", "1", 1);
     store
-        .save_order(&order, Some(("received", None)), &fence)
+        .save_order(&order, &[("received", None)], &fence)
         .await
         .unwrap();
     order.step = Step::InvoiceCreated;
@@ -557,11 +558,7 @@ async fn ledger_rows_history_and_contacts(b: &Backend) {
     order.payments_done = 1;
     order.attempts = 2;
     store
-        .save_order(
-            &order,
-            Some(("invoice_created", Some("guid".into()))),
-            &fence,
-        )
+        .save_order(&order, &[("invoice_created", Some("guid".into()))], &fence)
         .await
         .unwrap();
     let read = store.order("shop", "1").await.unwrap().unwrap();
@@ -589,7 +586,7 @@ async fn ledger_rows_history_and_contacts(b: &Backend) {
         .collect();
     assert_eq!(steps, ["received", "invoice_created"]);
     store
-        .save_order(&OrderRecord::new("shop", "2", 2), None, &fence)
+        .save_order(&OrderRecord::new("shop", "2", 2), &[], &fence)
         .await
         .unwrap();
     assert_eq!(store.orders("shop", None, 10).await.unwrap().len(), 2);
@@ -761,7 +758,7 @@ async fn concurrent_claims_leave_exactly_one_owner(b: &Backend) {
     for fence in &fences {
         let mut order = OrderRecord::new("shop", "1", seq);
         order.attempts = fence.epoch as u32;
-        if b.store.save_order(&order, None, fence).await.is_ok() {
+        if b.store.save_order(&order, &[], fence).await.is_ok() {
             accepted.push(fence.epoch);
         }
     }
@@ -789,12 +786,12 @@ async fn retention_prunes_only_what_is_finished(b: &Backend) {
     let mut order = OrderRecord::new("shop", "done", done);
     order.step = Step::Done;
     store
-        .save_order(&order, Some(("done", None)), &fence)
+        .save_order(&order, &[("done", None)], &fence)
         .await
         .unwrap();
     let unfinished = OrderRecord::new("shop", "dead", dead);
     store
-        .save_order(&unfinished, Some(("received", None)), &fence)
+        .save_order(&unfinished, &[("received", None)], &fence)
         .await
         .unwrap();
     store
@@ -946,7 +943,7 @@ async fn erasure_removes_personal_data_and_keeps_the_ledger(b: &Backend) {
     let mut ledger = OrderRecord::new("shop", "1", seqs[0]);
     ledger.step = Step::Done;
     store
-        .save_order(&ledger, Some(("done", None)), &fence)
+        .save_order(&ledger, &[("done", None)], &fence)
         .await
         .unwrap();
     store
@@ -1077,13 +1074,13 @@ async fn an_orders_later_documents_are_told_apart_in_inbox_and_ledger(b: &Backen
 
     let fence = store.claim_tenant("shop", "me").await.unwrap();
     store
-        .save_order(&OrderRecord::new("shop", "1", invoice), None, &fence)
+        .save_order(&OrderRecord::new("shop", "1", invoice), &[], &fence)
         .await
         .unwrap();
     let mut credit = OrderRecord::for_document("shop", "1", "refund:r1", refund);
     credit.amount = Some(rust_decimal::Decimal::new(9995, 2));
     credit.step = Step::CreditNoteCreated;
-    store.save_order(&credit, None, &fence).await.unwrap();
+    store.save_order(&credit, &[], &fence).await.unwrap();
     let read = store
         .document("shop", "1", "refund:r1")
         .await
@@ -1117,4 +1114,54 @@ async fn an_orders_later_documents_are_told_apart_in_inbox_and_ledger(b: &Backen
     let listed = store.order_summaries(&filter).await.unwrap();
     assert_eq!(listed.len(), 1, "one order, however many documents");
     assert_eq!(listed[0].seq, invoice);
+}
+
+/// An order's last write, in one transaction: its row at the final step with every step noted
+/// since the last write, its event done, its dead letter replayed; refused when fenced.
+async fn completing_an_order_writes_row_history_event_and_dead_letter_together(b: &Backend) {
+    let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let seq = accept(store, "shop", "1").await;
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    store
+        .dead_letter_and_pause(letter("shop", seq, "1"), "failed", &fence)
+        .await
+        .unwrap();
+    store.resume("shop").await.unwrap();
+    let mut order = OrderRecord::new("shop", "1", seq);
+    order.step = Step::Done;
+    let history = [
+        ("booked", Some("number 7".to_owned())),
+        ("paid", None),
+        ("done", Some("invoice 7".to_owned())),
+    ];
+    let later = store.claim_tenant("shop", "other").await.unwrap();
+    assert!(matches!(
+        store.complete_order(&order, &history, seq, &fence).await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert!(
+        store.order("shop", "1").await.unwrap().is_none(),
+        "nothing written"
+    );
+    store
+        .complete_order(&order, &history, seq, &later)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order("shop", "1").await.unwrap().unwrap().step,
+        Step::Done
+    );
+    let steps: Vec<String> = store
+        .order_history("shop", "1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.step)
+        .collect();
+    assert_eq!(steps, ["booked", "paid", "done"]);
+    let events = store.events_for_order("shop", "1").await.unwrap();
+    assert_eq!(events[0].status, EventStatus::Done);
+    let letters = store.dead_letters("shop").await.unwrap();
+    assert_eq!(letters[0].status, DeadLetterStatus::Replayed);
 }

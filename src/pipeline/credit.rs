@@ -38,9 +38,11 @@ impl Context<'_> {
         }
         let mut record =
             OrderRecord::for_document(tenant, &stored.order_id, &stored.document, stored.seq);
-        let detail = format!("event {}", stored.event_id);
-        self.save(&mut record, Some(Step::Received), Some(detail))
-            .await?;
+        self.note(
+            &mut record,
+            Step::Received,
+            format!("event {}", stored.event_id),
+        );
         Ok(record)
     }
 
@@ -127,13 +129,14 @@ impl Context<'_> {
     ) -> Result<OrderRecord, TransferError> {
         let mut record = self.document_row(stored).await?;
         if record.step.is_final() {
+            self.complete(&mut record, stored, None, None).await?;
             return Ok(record);
         }
         self.settle_foreign_call(&record).await;
         let (invoice, order) = self.invoiced(stored, "refund").await?;
         if invoice.as_ref().is_some_and(|i| i.step == Step::Cancelled) {
             let why = "nothing to credit: the order was cancelled before transfer";
-            self.save(&mut record, Some(Step::Done), Some(why.into()))
+            self.complete(&mut record, stored, Some(Step::Done), Some(why.into()))
                 .await?;
             return Ok(record);
         }
@@ -151,7 +154,7 @@ impl Context<'_> {
             invoiced_total,
             credited,
         )?;
-        self.credit(&mut record, &invoiced, &plan).await?;
+        self.credit(&mut record, stored, &invoiced, &plan).await?;
         Ok(record)
     }
 
@@ -164,6 +167,7 @@ impl Context<'_> {
     ) -> Result<OrderRecord, TransferError> {
         let mut record = self.document_row(stored).await?;
         if record.step.is_final() {
+            self.complete(&mut record, stored, None, None).await?;
             return Ok(record);
         }
         self.settle_foreign_call(&record).await;
@@ -174,7 +178,7 @@ impl Context<'_> {
         };
         if made_nothing {
             let why = "nothing to credit: nothing was made in Dinero for the order";
-            self.save(&mut record, Some(Step::Done), Some(why.into()))
+            self.complete(&mut record, stored, Some(Step::Done), Some(why.into()))
                 .await?;
             return Ok(record);
         }
@@ -194,7 +198,7 @@ impl Context<'_> {
             cancellation.cancelled_at,
             cancellation.reason.as_deref(),
         )?;
-        self.credit(&mut record, &invoiced, &plan).await?;
+        self.credit(&mut record, stored, &invoiced, &plan).await?;
         Ok(record)
     }
 
@@ -215,6 +219,7 @@ impl Context<'_> {
     async fn credit(
         &self,
         record: &mut OrderRecord,
+        stored: &StoredEvent,
         invoiced: &Invoiced,
         plan: &CreditPlan,
     ) -> Result<(), TransferError> {
@@ -246,7 +251,8 @@ impl Context<'_> {
                 ""
             }
         );
-        self.save(record, Some(Step::Done), Some(detail)).await
+        self.complete(record, stored, Some(Step::Done), Some(detail))
+            .await
     }
 
     async fn create_credit_note(
@@ -303,12 +309,12 @@ impl Context<'_> {
         } else {
             "for the lines refunded"
         };
-        self.save(
+        self.note(
             record,
-            Some(Step::CreditNoteCreated),
-            Some(format!("{} ({kind})", created.guid)),
-        )
-        .await
+            Step::CreditNoteCreated,
+            format!("{} ({kind})", created.guid),
+        );
+        Ok(())
     }
 
     /// The credit note a lost create made, if any: a partial one by its own guid; a full one
@@ -416,7 +422,8 @@ impl Context<'_> {
         record.invoice_number = number;
         record.in_flight = None;
         let detail = format!("credit note {how}: number {}", number.unwrap_or_default());
-        self.save(record, Some(Step::Booked), Some(detail)).await
+        self.note(record, Step::Booked, detail);
+        Ok(())
     }
 
     /// The refund paid out on the booked credit note, once: a lost answer is looked up by the
@@ -442,7 +449,8 @@ impl Context<'_> {
                 record.payments_done = 1;
                 record.in_flight = None;
                 let detail = "refund found registered after a lost answer".to_owned();
-                return self.save(record, Some(Step::Paid), Some(detail)).await;
+                self.note(record, Step::Paid, detail);
+                return Ok(());
             }
         }
         let amount_dkk = match refund.amount_dkk {
@@ -472,7 +480,8 @@ impl Context<'_> {
                     "refund of {} {currency} ({amount_dkk} DKK) from {}",
                     refund.amount, refund.deposit_account
                 );
-                self.save(record, Some(Step::Paid), Some(detail)).await
+                self.note(record, Step::Paid, detail);
+                Ok(())
             }
             Err(error @ DineroError::StaleTimestamp { .. }) => {
                 self.credit_note_version(record).await?;
@@ -492,6 +501,7 @@ impl Context<'_> {
     ) -> Result<OrderRecord, TransferError> {
         let mut record = self.document_row(stored).await?;
         if record.step.is_final() {
+            self.complete(&mut record, stored, None, None).await?;
             return Ok(record);
         }
         self.settle_foreign_call(&record).await;
@@ -559,16 +569,24 @@ impl Context<'_> {
                 ""
             }
         );
-        self.save(&mut record, Some(Step::Done), Some(detail))
-            .await?;
+        // The invoice first: a crash before the payment's last write repeats this check,
+        // never the payment (its in-flight mark is looked up).
         if invoiced.record.step == Step::AwaitingPayment {
             let left = self.dinero.invoice_payments(guid).await?.remaining;
             if left <= Decimal::ZERO {
+                invoiced.record.step = Step::Done;
                 let detail = format!("paid in full by payment {}", paid.payment_id);
-                self.save(&mut invoiced.record, Some(Step::Done), Some(detail))
+                self.store
+                    .save_order(
+                        &invoiced.record,
+                        &[(Step::Done.as_str(), Some(detail))],
+                        self.fence,
+                    )
                     .await?;
             }
         }
+        self.complete(&mut record, stored, Some(Step::Done), Some(detail))
+            .await?;
         Ok(record)
     }
 }

@@ -13,7 +13,7 @@ use super::transfer::{Context, Overrides};
 use super::Shared;
 use crate::dinero::OrganizationClient;
 use crate::domain::ErrorClass;
-use crate::domain::{EventStatus, NewDeadLetter, OrderRecord, StoredEvent, Tenant};
+use crate::domain::{NewDeadLetter, OrderRecord, StoredEvent, Tenant};
 use crate::store::{Fence, StoreError};
 use crate::telemetry::{traces, Metrics};
 use tracing::{field, Instrument};
@@ -252,11 +252,12 @@ impl Lane {
                 tolerance: self.shared.settings.totals_tolerance,
                 fence: &fence,
                 call_timeout: self.shared.call_timeout,
+                noted: Default::default(),
             };
             let metrics = self.shared.metrics.clone();
             let error = match context.transfer(&event, overrides).await {
                 Ok(record) => {
-                    self.finished(&event, &record, &fence).await;
+                    self.finished(&event, &record);
                     outcome(&metrics, "done");
                     let took = chrono::Utc::now() - event.received_at;
                     metrics
@@ -320,23 +321,26 @@ impl Lane {
         }
     }
 
-    async fn finished(&mut self, event: &StoredEvent, record: &OrderRecord, fence: &Fence) {
-        let store = self.shared.store.clone();
-        let result = async {
-            store
-                .set_event_status(event.seq, EventStatus::Done, fence)
-                .await?;
-            store.mark_replayed(event.seq, fence).await
-        }
-        .await;
-        if let Err(StoreError::Fenced(_)) = result {
-            self.fenced = true;
-            return;
-        }
-        if let Err(error) = result {
-            tracing::error!(tenant = %self.tenant_id, %error, "could not mark the event done; it will be checked again");
-        }
+    /// The transfer's last write completed the event (done, its dead letter replayed).
+    fn finished(&self, event: &StoredEvent, record: &OrderRecord) {
         tracing::info!(tenant = %self.tenant_id, order = %event.order_id, number = ?record.invoice_number, "order transferred");
+    }
+
+    /// The event's ledger row; a new one when the transfer failed before its first write
+    /// (steps reached before a first call are written with that call's mark).
+    async fn ledger_row(&self, event: &StoredEvent) -> Result<OrderRecord, StoreError> {
+        let store = &self.shared.store;
+        Ok(store
+            .document(&self.tenant_id, &event.order_id, &event.document)
+            .await?
+            .unwrap_or_else(|| {
+                OrderRecord::for_document(
+                    &self.tenant_id,
+                    &event.order_id,
+                    &event.document,
+                    event.seq,
+                )
+            }))
     }
 
     async fn record_error(
@@ -346,12 +350,7 @@ impl Lane {
         attempts: u32,
         fence: &Fence,
     ) {
-        let Ok(Some(mut record)) = self
-            .shared
-            .store
-            .document(&self.tenant_id, &event.order_id, &event.document)
-            .await
-        else {
+        let Ok(mut record) = self.ledger_row(event).await else {
             return;
         };
         record.attempts = attempts;
@@ -360,7 +359,7 @@ impl Lane {
         let _ = self
             .shared
             .store
-            .save_order(&record, Some(("error", Some(error.to_string()))), fence)
+            .save_order(&record, &[("error", Some(error.to_string()))], fence)
             .await;
     }
 
@@ -389,17 +388,12 @@ impl Lane {
             event.order_id
         );
         tracing::warn!(tenant = %self.tenant_id, order = %event.order_id, %message, "dead-lettered; tenant paused");
-        if let Ok(Some(mut record)) = self
-            .shared
-            .store
-            .document(&self.tenant_id, &event.order_id, &event.document)
-            .await
-        {
+        if let Ok(mut record) = self.ledger_row(event).await {
             record.step = crate::domain::Step::Failed;
             let _ = self
                 .shared
                 .store
-                .save_order(&record, Some(("failed", Some(message.clone()))), fence)
+                .save_order(&record, &[("failed", Some(message.clone()))], fence)
                 .await;
         }
         let class = letter.error_class;

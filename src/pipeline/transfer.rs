@@ -38,6 +38,9 @@ pub struct Context<'a> {
     pub fence: &'a Fence,
     /// How long a Dinero call can take: a call sent by a previous owner has ended by then.
     pub call_timeout: Duration,
+    /// Steps reached but not yet written: they go with the next write (the next call's
+    /// in-flight mark, or the last write), since a restart looks up what they record.
+    pub noted: parking_lot::Mutex<Vec<(&'static str, Option<String>)>>,
 }
 
 /// Which kind of Dinero voucher a payment or look-up concerns.
@@ -56,24 +59,65 @@ pub(super) fn payment_marker(index: u32) -> String {
 }
 
 impl Context<'_> {
+    /// Reach a step without writing it yet: the next write carries it. Only for a step whose
+    /// loss a restart repairs by looking the object up in Dinero (the in-flight mark before
+    /// the call that made it is written), so nothing is made twice and writes are saved.
+    pub(super) fn note(&self, record: &mut OrderRecord, step: Step, detail: String) {
+        record.step = step;
+        let detail = Self::labelled(record, Some(detail));
+        self.noted.lock().push((step.as_str(), detail));
+    }
+
+    /// One history per order: a later document's entries say which document they are.
+    fn labelled(record: &OrderRecord, detail: Option<String>) -> Option<String> {
+        match detail {
+            Some(detail) if record.document != INVOICE => {
+                Some(format!("{}: {detail}", record.document))
+            }
+            detail => detail,
+        }
+    }
+
+    /// What is noted, plus this step, as history rows for one write.
+    fn history(
+        &self,
+        record: &mut OrderRecord,
+        step: Option<Step>,
+        detail: Option<String>,
+    ) -> Vec<(&'static str, Option<String>)> {
+        let mut history = std::mem::take(&mut *self.noted.lock());
+        if let Some(step) = step {
+            record.step = step;
+            history.push((step.as_str(), Self::labelled(record, detail)));
+        }
+        history
+    }
+
+    /// Write the row, with what was noted and (given) this step.
     pub(super) async fn save(
         &self,
         record: &mut OrderRecord,
         step: Option<Step>,
         detail: Option<String>,
     ) -> Result<(), TransferError> {
-        if let Some(step) = step {
-            record.step = step;
-        }
-        // One history per order: a later document's entries say which document they are.
-        let detail = match detail {
-            Some(detail) if record.document != INVOICE => {
-                Some(format!("{}: {detail}", record.document))
-            }
-            detail => detail,
-        };
-        let history = step.map(|s| (s.as_str(), detail));
-        self.store.save_order(record, history, self.fence).await?;
+        let history = self.history(record, step, detail);
+        self.store.save_order(record, &history, self.fence).await?;
+        Ok(())
+    }
+
+    /// The document's last write: its row at its final step, what was noted, and its event
+    /// done (its dead letter replayed), in one transaction.
+    pub(super) async fn complete(
+        &self,
+        record: &mut OrderRecord,
+        stored: &StoredEvent,
+        step: Option<Step>,
+        detail: Option<String>,
+    ) -> Result<(), TransferError> {
+        let history = self.history(record, step, detail);
+        self.store
+            .complete_order(record, &history, stored.seq, self.fence)
+            .await?;
         Ok(())
     }
 
@@ -152,16 +196,14 @@ impl Context<'_> {
             Some(record) => record,
             None => {
                 let mut record = OrderRecord::new(&self.tenant.id, &stored.order_id, stored.seq);
-                self.save(
-                    &mut record,
-                    Some(Step::Received),
-                    Some(format!("event {}", stored.event_id)),
-                )
-                .await?;
+                let detail = format!("event {}", stored.event_id);
+                self.note(&mut record, Step::Received, detail);
                 record
             }
         };
         if record.step.is_final() {
+            // A resend after retention removed the first event: nothing more to do.
+            self.complete(&mut record, stored, None, None).await?;
             return Ok(record);
         }
         if record.invoice_guid.is_none() && record.in_flight.is_none() {
@@ -169,7 +211,7 @@ impl Context<'_> {
                 let detail = format!(
                     "cancelled before transfer (event {cancel}): nothing was made in Dinero"
                 );
-                self.save(&mut record, Some(Step::Cancelled), Some(detail))
+                self.complete(&mut record, stored, Some(Step::Cancelled), Some(detail))
                     .await?;
                 return Ok(record);
             }
@@ -181,8 +223,7 @@ impl Context<'_> {
             None => {
                 let guid = self.contact(&plan).await?;
                 record.contact_guid = Some(guid);
-                self.save(&mut record, Some(Step::Contact), Some(guid.to_string()))
-                    .await?;
+                self.note(&mut record, Step::Contact, guid.to_string());
                 guid
             }
         };
@@ -206,7 +247,8 @@ impl Context<'_> {
                 format!("invoice {number}, sold on credit: due in {days} days"),
             ),
         };
-        self.save(&mut record, Some(step), Some(detail)).await?;
+        self.complete(&mut record, stored, Some(step), Some(detail))
+            .await?;
         Ok(record)
     }
 
@@ -313,12 +355,8 @@ impl Context<'_> {
         record.invoice_guid = Some(created.guid);
         record.invoice_version = Some(created.version.0);
         record.in_flight = None;
-        self.save(
-            record,
-            Some(Step::InvoiceCreated),
-            Some(created.guid.to_string()),
-        )
-        .await
+        self.note(record, Step::InvoiceCreated, created.guid.to_string());
+        Ok(())
     }
 
     /// An invoice with this order's guid exists already (a lost answer, or a ledger restored
@@ -412,7 +450,8 @@ impl Context<'_> {
             "{how}: number {}",
             number.map(|n| n.to_string()).unwrap_or_default()
         );
-        self.save(record, Some(Step::Booked), Some(detail)).await
+        self.note(record, Step::Booked, detail);
+        Ok(())
     }
 
     async fn payments(
@@ -459,12 +498,8 @@ impl Context<'_> {
                     self.refresh_version(record, guid).await?;
                     record.payments_done += 1;
                     record.in_flight = None;
-                    self.save(
-                        record,
-                        Some(Step::Paid),
-                        Some(format!("payment {} found after a lost answer", index + 1)),
-                    )
-                    .await?;
+                    let detail = format!("payment {} found after a lost answer", index + 1);
+                    self.note(record, Step::Paid, detail);
                     continue;
                 }
             }
@@ -501,7 +536,7 @@ impl Context<'_> {
                             payment.deposit_account
                         ),
                     };
-                    self.save(record, Some(Step::Paid), Some(detail)).await?;
+                    self.note(record, Step::Paid, detail);
                 }
                 Err(error @ DineroError::StaleTimestamp { .. }) => {
                     self.refresh_version(record, guid).await?;
@@ -558,7 +593,8 @@ impl Context<'_> {
             Delivery::Off => return Ok(()),
             Delivery::NoAddress => {
                 let why = "not sent: the order gives no e-mail address (nor an EAN number)";
-                return self.save(record, Some(Step::Sent), Some(why.into())).await;
+                self.note(record, Step::Sent, why.into());
+                return Ok(());
             }
             Delivery::Email => "by e-mail",
             Delivery::EInvoice => "as an e-invoice (NemHandel)",
@@ -568,7 +604,8 @@ impl Context<'_> {
             if invoice.was_sent() {
                 record.in_flight = None;
                 let detail = format!("sent {how} (found sent after a lost answer)");
-                return self.save(record, Some(Step::Sent), Some(detail)).await;
+                self.note(record, Step::Sent, detail);
+                return Ok(());
             }
         }
         self.mark_in_flight(record, SEND.into());
@@ -578,7 +615,7 @@ impl Context<'_> {
             _ => self.dinero.email_invoice(guid).await?,
         }
         record.in_flight = None;
-        self.save(record, Some(Step::Sent), Some(format!("sent {how}")))
-            .await
+        self.note(record, Step::Sent, format!("sent {how}"));
+        Ok(())
     }
 }

@@ -260,11 +260,21 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// Every document row of the order, in the order of their events.
     async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>>;
 
-    /// Upsert the ledger row and, with a step name, append to its history; fenced.
+    /// Upsert the ledger row and append its history rows (step, detail); fenced.
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: Option<(&str, Option<String>)>,
+        history: &[(&str, Option<String>)],
+        fence: &Fence,
+    ) -> StoreResult<()>;
+
+    /// The document's last write, in one transaction: its row and history, its event
+    /// `done`, and the event's dead letter (if any) replayed; fenced.
+    async fn complete_order(
+        &self,
+        order: &OrderRecord,
+        history: &[(&str, Option<String>)],
+        event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()>;
 

@@ -168,10 +168,20 @@ impl LedgerStore for ObservedStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: Option<(&str, Option<String>)>,
+        history: &[(&str, Option<String>)],
         fence: &Fence,
     ) -> StoreResult<()> {
         observed!(self.save_order(order, history, fence))
+    }
+
+    async fn complete_order(
+        &self,
+        order: &OrderRecord,
+        history: &[(&str, Option<String>)],
+        event_seq: i64,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        observed!(self.complete_order(order, history, event_seq, fence))
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {

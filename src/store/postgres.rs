@@ -498,6 +498,59 @@ impl InboxStore for PgStore {
     }
 }
 
+/// The ledger row and its history rows, inside the caller's transaction.
+async fn write_order(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    order: &OrderRecord,
+    history: &[(&str, Option<String>)],
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
+                             contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
+                             attempts, error_class, error, created_at, updated_at, amount)
+         VALUES ($1, $2, $16, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $17)
+         ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
+            step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
+            contact_guid = excluded.contact_guid,
+            invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
+            invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
+            attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
+            updated_at = excluded.updated_at, amount = excluded.amount",
+    )
+    .bind(&order.tenant_id)
+    .bind(&order.order_id)
+    .bind(order.event_seq)
+    .bind(order.step.as_str())
+    .bind(&order.in_flight)
+    .bind(order.in_flight_epoch)
+    .bind(order.contact_guid)
+    .bind(order.invoice_guid)
+    .bind(&order.invoice_version)
+    .bind(order.invoice_number)
+    .bind(order.payments_done as i32)
+    .bind(order.attempts as i32)
+    .bind(&order.error_class)
+    .bind(&order.error)
+    .bind(order.created_at)
+    .bind(&order.document)
+    .bind(order.amount.map(|a| a.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    for (step, detail) in history {
+        sqlx::query(
+            "INSERT INTO order_history (tenant_id, order_id, at, step, detail)
+             VALUES ($1, $2, now(), $3, $4)",
+        )
+        .bind(&order.tenant_id)
+        .bind(&order.order_id)
+        .bind(step)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LedgerStore for PgStore {
     async fn document(
@@ -531,54 +584,34 @@ impl LedgerStore for PgStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: Option<(&str, Option<String>)>,
+        history: &[(&str, Option<String>)],
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
-        sqlx::query(
-            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
-                                 contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
-                                 attempts, error_class, error, created_at, updated_at, amount)
-             VALUES ($1, $2, $16, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $17)
-             ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
-                step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
-                contact_guid = excluded.contact_guid,
-                invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
-                invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
-                attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-                updated_at = excluded.updated_at, amount = excluded.amount",
-        )
-        .bind(&order.tenant_id)
-        .bind(&order.order_id)
-        .bind(order.event_seq)
-        .bind(order.step.as_str())
-        .bind(&order.in_flight)
-        .bind(order.in_flight_epoch)
-        .bind(order.contact_guid)
-        .bind(order.invoice_guid)
-        .bind(&order.invoice_version)
-        .bind(order.invoice_number)
-        .bind(order.payments_done as i32)
-        .bind(order.attempts as i32)
-        .bind(&order.error_class)
-        .bind(&order.error)
-        .bind(order.created_at)
-        .bind(&order.document)
-        .bind(order.amount.map(|a| a.to_string()))
-        .execute(&mut *tx)
-        .await?;
-        if let Some((step, detail)) = history {
-            sqlx::query(
-                "INSERT INTO order_history (tenant_id, order_id, at, step, detail)
-                 VALUES ($1, $2, now(), $3, $4)",
-            )
-            .bind(&order.tenant_id)
-            .bind(&order.order_id)
-            .bind(step)
-            .bind(detail)
+        write_order(&mut tx, order, history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn complete_order(
+        &self,
+        order: &OrderRecord,
+        history: &[(&str, Option<String>)],
+        event_seq: i64,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        write_order(&mut tx, order, history).await?;
+        sqlx::query("UPDATE events SET status = 'done' WHERE seq = $1")
+            .bind(event_seq)
             .execute(&mut *tx)
             .await?;
-        }
+        sqlx::query(
+            "UPDATE dead_letters SET status = 'replayed' WHERE event_seq = $1 AND status IN ('open', 'retrying')",
+        )
+        .bind(event_seq)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

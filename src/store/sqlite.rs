@@ -532,6 +532,58 @@ impl InboxStore for SqliteStore {
     }
 }
 
+/// The ledger row and its history rows, inside the caller's transaction.
+async fn write_order(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    order: &OrderRecord,
+    history: &[(&str, Option<String>)],
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
+                             invoice_guid, invoice_version, invoice_number, payments_done, attempts,
+                             error_class, error, created_at, updated_at, amount)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
+            step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
+            contact_guid = excluded.contact_guid,
+            invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
+            invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
+            attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
+            updated_at = excluded.updated_at, amount = excluded.amount",
+    )
+    .bind(&order.tenant_id)
+    .bind(&order.order_id)
+    .bind(&order.document)
+    .bind(order.event_seq)
+    .bind(order.step.as_str())
+    .bind(&order.in_flight)
+    .bind(order.in_flight_epoch)
+    .bind(order.contact_guid.map(|g| g.to_string()))
+    .bind(order.invoice_guid.map(|g| g.to_string()))
+    .bind(&order.invoice_version)
+    .bind(order.invoice_number)
+    .bind(i64::from(order.payments_done))
+    .bind(i64::from(order.attempts))
+    .bind(&order.error_class)
+    .bind(&order.error)
+    .bind(order.created_at.to_rfc3339())
+    .bind(now())
+    .bind(order.amount.map(|a| a.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    for (step, detail) in history {
+        sqlx::query("INSERT INTO order_history (tenant_id, order_id, at, step, detail) VALUES (?, ?, ?, ?, ?)")
+            .bind(&order.tenant_id)
+            .bind(&order.order_id)
+            .bind(now())
+            .bind(step)
+            .bind(detail)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LedgerStore for SqliteStore {
     async fn document(
@@ -565,53 +617,34 @@ impl LedgerStore for SqliteStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: Option<(&str, Option<String>)>,
+        history: &[(&str, Option<String>)],
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
+        write_order(&mut tx, order, history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn complete_order(
+        &self,
+        order: &OrderRecord,
+        history: &[(&str, Option<String>)],
+        event_seq: i64,
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        write_order(&mut tx, order, history).await?;
+        sqlx::query("UPDATE events SET status = 'done' WHERE seq = ?")
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
-                                 invoice_guid, invoice_version, invoice_number, payments_done, attempts,
-                                 error_class, error, created_at, updated_at, amount)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
-                step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
-                contact_guid = excluded.contact_guid,
-                invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
-                invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
-                attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-                updated_at = excluded.updated_at, amount = excluded.amount",
+            "UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status IN ('open', 'retrying')",
         )
-        .bind(&order.tenant_id)
-        .bind(&order.order_id)
-        .bind(&order.document)
-        .bind(order.event_seq)
-        .bind(order.step.as_str())
-        .bind(&order.in_flight)
-        .bind(order.in_flight_epoch)
-        .bind(order.contact_guid.map(|g| g.to_string()))
-        .bind(order.invoice_guid.map(|g| g.to_string()))
-        .bind(&order.invoice_version)
-        .bind(order.invoice_number)
-        .bind(i64::from(order.payments_done))
-        .bind(i64::from(order.attempts))
-        .bind(&order.error_class)
-        .bind(&order.error)
-        .bind(order.created_at.to_rfc3339())
-        .bind(now())
-        .bind(order.amount.map(|a| a.to_string()))
+        .bind(event_seq)
         .execute(&mut *tx)
         .await?;
-        if let Some((step, detail)) = history {
-            sqlx::query("INSERT INTO order_history (tenant_id, order_id, at, step, detail) VALUES (?, ?, ?, ?, ?)")
-                .bind(&order.tenant_id)
-                .bind(&order.order_id)
-                .bind(now())
-                .bind(step)
-                .bind(detail)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(())
     }
@@ -1081,7 +1114,7 @@ mod tests {
         assert_eq!((first.epoch, second.epoch), (1, 2));
         let order = OrderRecord::new("shop", "1", 1);
         let stale = store
-            .save_order(&order, Some(("received", None)), &first)
+            .save_order(&order, &[("received", None)], &first)
             .await;
         assert!(matches!(stale, Err(StoreError::Fenced(_))), "{stale:?}");
         assert!(
@@ -1089,7 +1122,7 @@ mod tests {
             "nothing written"
         );
         store
-            .save_order(&order, Some(("received", None)), &second)
+            .save_order(&order, &[("received", None)], &second)
             .await
             .unwrap();
         assert!(store.order("shop", "1").await.unwrap().is_some());
