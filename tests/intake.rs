@@ -964,3 +964,41 @@ async fn the_orders_list_filters_before_its_limit_and_pages_with_a_cursor() {
     assert_eq!(last["orders"].as_array().unwrap().len(), 1);
     assert!(last.get("next_after").is_none(), "{last}");
 }
+
+/// The tenant list is paged by id (`limit`, default 100, at most 1,000; `after` the cursor).
+#[tokio::test]
+async fn the_tenant_list_is_paged() {
+    let harness = Harness::start(vec![organization(82)], |_| {}).await;
+    for id in ["t1", "t2", "t3"] {
+        assert_eq!(
+            harness
+                .put_tenant(id, 82, settings(json!({})))
+                .await
+                .status(),
+            201
+        );
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = harness.get("/v1/tenants?limit=2").await;
+    assert_eq!(ids(&first), ["t1", "t2"]);
+    assert_eq!(first["next_after"], "t2");
+    let last = harness.get("/v1/tenants?limit=2&after=t2").await;
+    assert_eq!(ids(&last), ["t3"]);
+    assert!(last.get("next_after").is_none());
+    assert_eq!(ids(&harness.get("/v1/tenants").await).len(), 3);
+    let refused = harness
+        .admin(Method::GET, "/v1/tenants?limit=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_limit");
+}

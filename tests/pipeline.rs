@@ -1213,3 +1213,47 @@ async fn booked_invoices_are_sent_by_e_invoice_or_e_mail_when_the_shop_wants() {
         "{history}"
     );
 }
+
+/// A lane with nothing to do ends (memory follows the active shops, not every shop seen)
+/// and the next event starts it again; nothing waits meanwhile.
+#[tokio::test]
+async fn idle_lanes_end_and_the_next_event_starts_them_again() {
+    let harness = Harness::start(vec![organization(47), organization(48)], |s| {
+        s.pipeline.lane_idle_secs = 1
+    })
+    .await;
+    for (tenant, org) in [("idle-a", 47), ("idle-b", 48)] {
+        assert_eq!(
+            harness
+                .put_tenant(tenant, org, settings(json!({})))
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(harness.send(tenant, &order(tenant, "1", 1)).await.0, 202);
+    }
+    harness.wait_for_orders("idle-a", 1, &["done"], WAIT).await;
+    harness.wait_for_orders("idle-b", 1, &["done"], WAIT).await;
+    let lanes = |text: String| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("dinero_bridge_lanes "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the lanes gauge")
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while lanes(harness.scrape().await) > 0.0 {
+        assert!(std::time::Instant::now() < deadline, "lanes never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Orders right after a lane ended are taken by a new one.
+    for n in 2..=4 {
+        let id = n.to_string();
+        assert_eq!(
+            harness.send("idle-a", &order("idle-a", &id, 1)).await.0,
+            202
+        );
+    }
+    harness.wait_for_orders("idle-a", 4, &["done"], WAIT).await;
+    let state = harness.dinero(47).await;
+    assert_eq!(invoices(&state).len(), 4);
+}

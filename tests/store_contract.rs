@@ -187,8 +187,26 @@ async fn tenants_keep_their_secrets_and_first_pause_reason(b: &Backend) {
         .unwrap()
         .paused
         .is_some());
-    assert_eq!(store.tenants().await.unwrap().len(), 1);
+    assert_eq!(store.tenants("", 100).await.unwrap().len(), 1);
     assert!(store.tenant("other").await.unwrap().is_none());
+    // Paged by id, after a cursor.
+    for id in ["b-shop", "a-shop"] {
+        store.put_tenant(&tenant(id)).await.unwrap();
+    }
+    let ids = |page: Vec<Tenant>| page.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.tenants("", 2).await.unwrap()),
+        ["a-shop", "b-shop"]
+    );
+    assert_eq!(ids(store.tenants("b-shop", 2).await.unwrap()), ["shop"]);
+    assert!(store.tenants("shop", 2).await.unwrap().is_empty());
+    let counted: Vec<String> = store
+        .tenant_counts(None, "a-shop", 1)
+        .await
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(counted, ["b-shop"]);
 }
 
 async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
@@ -257,7 +275,7 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
         list(true, Some("held"), 0, 10).await,
         vec![(first, "held".to_owned()), (second, "held".to_owned())]
     );
-    let counts = store.tenant_counts(None).await.unwrap();
+    let counts = store.tenant_counts(None, "", 100).await.unwrap();
     assert_eq!(counts.get("shop").map(|c| c.pending_events), Some(2));
     let statuses: Vec<EventStatus> = store
         .events_for_order("shop", "1")

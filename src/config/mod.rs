@@ -386,6 +386,8 @@ pub struct PipelineSettings {
     pub shutdown_grace_secs: u64,
     /// Time zone of invoice dates (the shop's local date of completion).
     pub time_zone: String,
+    /// A lane with nothing to do ends after this long (0: lanes are kept).
+    pub lane_idle_secs: u64,
 }
 
 /// Logging.

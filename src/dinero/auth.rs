@@ -99,18 +99,49 @@ struct Slot {
 }
 
 pub struct TokenCache {
-    slots: parking_lot::Mutex<HashMap<i64, Arc<Slot>>>,
+    slots: parking_lot::Mutex<Slots>,
 }
+
+#[derive(Default)]
+struct Slots {
+    by_organization: HashMap<i64, Arc<Slot>>,
+    /// Expired slots are dropped when the map reaches twice its size after the last sweep:
+    /// the cache follows the organizations in use, at a cost spread over the inserts.
+    sweep_at: usize,
+}
+
+/// The smallest map worth sweeping.
+const MIN_SWEEP: usize = 64;
 
 impl TokenCache {
     pub fn new() -> Self {
         TokenCache {
-            slots: parking_lot::Mutex::new(HashMap::new()),
+            slots: parking_lot::Mutex::new(Slots::default()),
         }
     }
 
     fn slot(&self, organization: i64) -> Arc<Slot> {
-        self.slots.lock().entry(organization).or_default().clone()
+        let mut slots = self.slots.lock();
+        if let Some(slot) = slots.by_organization.get(&organization) {
+            return slot.clone();
+        }
+        if slots.by_organization.len() >= slots.sweep_at.max(MIN_SWEEP) {
+            let now = Instant::now();
+            // Kept: slots in use (a caller holds one) and slots with a token still valid.
+            slots.by_organization.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot
+                        .token
+                        .try_lock()
+                        .map_or(true, |t| t.as_ref().is_some_and(|t| t.valid_until > now))
+            });
+            slots.sweep_at = slots.by_organization.len() * 2;
+        }
+        slots
+            .by_organization
+            .entry(organization)
+            .or_default()
+            .clone()
     }
 
     /// A valid token, fetched if none is cached.
@@ -153,7 +184,7 @@ impl TokenCache {
 
     /// Forget everything about an organization (its credentials changed).
     pub fn forget(&self, organization: i64) {
-        self.slots.lock().remove(&organization);
+        self.slots.lock().by_organization.remove(&organization);
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Lane {
     tenant_id: String,
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Command>,
+    /// Its own queue's sender, to know its entry among the running lanes.
+    own: mpsc::Sender<Command>,
+    lanes: Arc<super::Lanes>,
     stop: watch::Receiver<bool>,
     client: Option<(chrono::DateTime<chrono::Utc>, OrganizationClient)>,
     /// This lane's claim on the tenant, taken when it first transfers.
@@ -56,13 +59,19 @@ impl Lane {
     pub fn new(
         tenant_id: String,
         shared: Arc<Shared>,
-        commands: mpsc::Receiver<Command>,
+        (commands, own, lanes): (
+            mpsc::Receiver<Command>,
+            mpsc::Sender<Command>,
+            Arc<super::Lanes>,
+        ),
         stop: watch::Receiver<bool>,
     ) -> Self {
         Lane {
             tenant_id,
             shared,
             commands,
+            own,
+            lanes,
             stop,
             client: None,
             fence: None,
@@ -129,16 +138,40 @@ impl Lane {
                 }
             }
             let mut stop = self.stop.clone();
+            let idle = self.shared.settings.lane_idle_secs;
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
                 _ = stop.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(idle)), if idle > 0 => {
+                    if self.retire() {
+                        break;
+                    }
+                }
             }
         }
         self.shared.metrics.lanes.dec();
         tracing::debug!(tenant = %self.tenant_id, "lane stopped");
+    }
+
+    /// Idle: leave the running lanes, unless a command came meanwhile. Under their lock, which
+    /// every send takes, so nothing can be sent between the check and the close.
+    fn retire(&mut self) -> bool {
+        let mut lanes = self.lanes.lock();
+        if !self.commands.is_empty() {
+            return false;
+        }
+        if lanes
+            .get(&self.tenant_id)
+            .is_some_and(|sender| sender.same_channel(&self.own))
+        {
+            lanes.remove(&self.tenant_id);
+        }
+        self.commands.close();
+        tracing::debug!(tenant = %self.tenant_id, "lane idle; ended");
+        true
     }
 
     /// The next event to transfer automatically, if the tenant is live.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use parking_lot::Mutex;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
@@ -42,12 +43,18 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
 }
 
+/// The running lanes by tenant. Every command is sent under this lock, and a lane that
+/// idles leaves under it too, only with an empty queue, closing it: so a command either
+/// reaches a running lane or starts a new one. Never two lanes for a tenant, never a lost
+/// wake-up.
+type Lanes = Mutex<HashMap<String, mpsc::Sender<Command>>>;
+
 pub struct Pipeline {
     shared: Arc<Shared>,
     /// Lanes live on the application's runtime, whoever wakes them (an HTTP worker's
     /// runtime ends with its worker).
     runtime: tokio::runtime::Handle,
-    lanes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    lanes: Arc<Lanes>,
     tasks: Mutex<JoinSet<()>>,
     stop: watch::Sender<bool>,
 }
@@ -67,38 +74,45 @@ impl Pipeline {
         Arc::new(Pipeline {
             shared: Arc::new(shared),
             runtime: tokio::runtime::Handle::current(),
-            lanes: Mutex::new(HashMap::new()),
+            lanes: Arc::new(Mutex::new(HashMap::new())),
             tasks: Mutex::new(JoinSet::new()),
             stop,
         })
     }
 
-    fn lane(&self, tenant: &str) -> Option<mpsc::Sender<Command>> {
+    /// Send a command to the tenant's lane, starting one if it has none running.
+    fn send(&self, tenant: &str, command: Command) -> Result<(), TrySendError<Command>> {
         if *self.stop.borrow() {
-            return None;
+            return Err(TrySendError::Closed(command));
         }
         let mut lanes = self.lanes.lock();
         if let Some(sender) = lanes.get(tenant).filter(|s| !s.is_closed()) {
-            return Some(sender.clone());
+            return sender.try_send(command);
         }
         let (sender, receiver) = mpsc::channel(64);
         let lane = Lane::new(
             tenant.to_owned(),
             self.shared.clone(),
-            receiver,
+            (receiver, sender.clone(), self.lanes.clone()),
             self.stop.subscribe(),
         );
-        self.tasks.lock().spawn_on(lane.run(), &self.runtime);
+        let mut tasks = self.tasks.lock();
+        // Ended lanes leave their task behind until it is joined.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn_on(lane.run(), &self.runtime);
         lanes.insert(tenant.to_owned(), sender.clone());
-        Some(sender)
+        sender.try_send(command)
     }
 
     /// Tell a tenant's lane to look at its inbox (new events, resume, new settings).
     pub fn wake(&self, tenant: &str) {
-        if let Some(lane) = self.lane(tenant) {
-            // A full queue already holds a wake-up: the lane will look anyway.
-            let _ = lane.try_send(Command::Wake);
-        }
+        // A full queue already holds a wake-up: the lane will look anyway.
+        let _ = self.send(tenant, Command::Wake);
+    }
+
+    /// Lanes running now (they end when idle).
+    pub fn running_lanes(&self) -> usize {
+        self.lanes.lock().len()
     }
 
     /// Stop the lanes of tenants this replica no longer owns (their partitions were revoked).
@@ -128,15 +142,22 @@ impl Pipeline {
         order_id: &str,
         overrides: Overrides,
     ) -> Result<OrderRecord, PipelineError> {
-        let lane = self.lane(tenant).ok_or(PipelineError::ShuttingDown)?;
         let (reply, answer) = oneshot::channel();
-        lane.send(Command::Transfer {
+        let mut command = Command::Transfer {
             order_id: order_id.to_owned(),
             overrides,
             reply,
-        })
-        .await
-        .map_err(|_| PipelineError::ShuttingDown)?;
+        };
+        loop {
+            match self.send(tenant, command) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) => {
+                    command = back;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(TrySendError::Closed(_)) => return Err(PipelineError::ShuttingDown),
+            }
+        }
         Ok(answer.await.map_err(|_| PipelineError::ShuttingDown)??)
     }
 

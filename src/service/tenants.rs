@@ -227,11 +227,23 @@ fn checkable(given: DineroCredentials) -> (Credentials, GivenCredentials) {
     }
 }
 
+/// The most tenants one page holds.
+pub const MAX_TENANT_PAGE: i64 = 1_000;
+
+/// A page of the tenant list.
+#[derive(Debug, Serialize)]
+pub struct TenantPage {
+    pub tenants: Vec<TenantView>,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
 impl Core {
     async fn view_of(&self, tenant: &Tenant) -> CoreResult<TenantView> {
         let counts = self
             .store
-            .tenant_counts(Some(&tenant.id))
+            .tenant_counts(Some(&tenant.id), "", 1)
             .await?
             .remove(&tenant.id)
             .unwrap_or_default();
@@ -243,16 +255,28 @@ impl Core {
         self.view_of(&tenant).await
     }
 
-    /// Every tenant with its counts: two queries, whatever the number of tenants.
-    pub async fn tenants(&self) -> CoreResult<Vec<TenantView>> {
-        let mut counts = self.store.tenant_counts(None).await?;
-        Ok(self
-            .store
-            .tenants()
-            .await?
-            .iter()
-            .map(|t| view(t, counts.remove(&t.id).unwrap_or_default()))
-            .collect())
+    /// A page of tenants by id with their counts: two queries, whatever the page's size.
+    /// `next_after` is the cursor of the next page, absent on the last.
+    pub async fn tenants(&self, after: Option<String>, limit: i64) -> CoreResult<TenantPage> {
+        if !(1..=MAX_TENANT_PAGE).contains(&limit) {
+            return Err(CoreError::bad_input(
+                "invalid_limit",
+                format!("limit is 1 to {MAX_TENANT_PAGE}"),
+            ));
+        }
+        let after = after.unwrap_or_default();
+        let tenants = self.store.tenants(&after, limit).await?;
+        let mut counts = self.store.tenant_counts(None, &after, limit).await?;
+        let next_after = (tenants.len() as i64 == limit)
+            .then(|| tenants.last().map(|t| t.id.clone()))
+            .flatten();
+        Ok(TenantPage {
+            tenants: tenants
+                .iter()
+                .map(|t| view(t, counts.remove(&t.id).unwrap_or_default()))
+                .collect(),
+            next_after,
+        })
     }
 
     /// Create or replace a tenant, after Dinero confirmed the credentials, Pro and every

@@ -191,7 +191,9 @@ pub trait TenantStore: Send + Sync + 'static {
         change: &(dyn for<'t> Fn(&'t mut Tenant) + Send + Sync),
     ) -> StoreResult<Option<Tenant>>;
 
-    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// A page of tenants by id: those after `after` (all from the start for ""), at most
+    /// `limit`.
+    async fn tenants(&self, after: &str, limit: i64) -> StoreResult<Vec<Tenant>>;
 
     /// Pause with a reason (a paused tenant keeps its first one); `resume` lifts it.
     async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()>;
@@ -200,6 +202,8 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn tenant_counts(
         &self,
         tenant: Option<&str>,
+        after: &str,
+        limit: i64,
     ) -> StoreResult<BTreeMap<String, TenantCounts>>;
 }
 

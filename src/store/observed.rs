@@ -78,8 +78,8 @@ impl TenantStore for ObservedStore {
         observed!(self.update_tenant(id, change))
     }
 
-    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
-        observed!(self.tenants())
+    async fn tenants(&self, after: &str, limit: i64) -> StoreResult<Vec<Tenant>> {
+        observed!(self.tenants(after, limit))
     }
 
     async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()> {
@@ -89,8 +89,10 @@ impl TenantStore for ObservedStore {
     async fn tenant_counts(
         &self,
         tenant: Option<&str>,
+        after: &str,
+        limit: i64,
     ) -> StoreResult<BTreeMap<String, TenantCounts>> {
-        observed!(self.tenant_counts(tenant))
+        observed!(self.tenant_counts(tenant, after, limit))
     }
 }
 

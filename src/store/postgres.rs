@@ -291,8 +291,10 @@ impl TenantStore for PgStore {
         row.as_ref().map(|row| self.tenant_from(row)).transpose()
     }
 
-    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT * FROM tenants ORDER BY id")
+    async fn tenants(&self, after: &str, limit: i64) -> StoreResult<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT * FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|row| self.tenant_from(row)).collect()
@@ -322,9 +324,13 @@ impl TenantStore for PgStore {
     async fn tenant_counts(
         &self,
         tenant: Option<&str>,
+        after: &str,
+        limit: i64,
     ) -> StoreResult<BTreeMap<String, TenantCounts>> {
         let rows = sqlx::query(records::TENANT_COUNTS)
             .bind(tenant)
+            .bind(after)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

@@ -152,10 +152,13 @@ WHERE ($5 IS NULL OR status = $5)
 ORDER BY seq
 LIMIT $6";
 
-/// Waiting events and open dead letters per tenant; $1 a tenant or NULL for all.
+/// Waiting events and open dead letters per tenant; $1 a tenant or NULL for all, $2 the
+/// page's start (ids after it), $3 its size.
 pub(super) const TENANT_COUNTS: &str = "
 SELECT t.id,
        (SELECT COUNT(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending') AS pending,
        (SELECT COUNT(*) FROM dead_letters d WHERE d.tenant_id = t.id AND d.status = 'open') AS open_dead
 FROM tenants t
-WHERE $1 IS NULL OR t.id = $1";
+WHERE ($1 IS NULL OR t.id = $1) AND t.id > $2
+ORDER BY t.id
+LIMIT $3";

@@ -2,7 +2,6 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{json_body, tenant_path};
 use crate::http::auth::Admin;
@@ -42,12 +41,30 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub async fn list(_: Admin, state: web::Data<HttpState>) -> ApiResult<HttpResponse> {
-    let views = state
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// The cursor: `next_after` of the page before.
+    after: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+pub async fn list(
+    _: Admin,
+    state: web::Data<HttpState>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let ListQuery { after, limit } = query.into_inner();
+    let page = state
         .core
-        .run(|core| async move { core.tenants().await })
+        .run(move |core| async move { core.tenants(after, limit).await })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "tenants": views })))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Deserialize, Default)]
