@@ -13,7 +13,7 @@ use dinero_bridge::domain::erasure::CustomerRef;
 use dinero_bridge::domain::ErrorClass;
 use dinero_bridge::domain::{
     Accepted, DeadLetterStatus, DineroCredentials, EventSource, EventStatus, NewDeadLetter,
-    NewEvent, OrderRecord, Step, Tenant, TenantSecrets, TenantSettings,
+    NewEvent, OrderRecord, Reached, Step, Tenant, TenantSecrets, TenantSettings,
 };
 use dinero_bridge::store::{self, Erasure, Fence, OrderFilter, Store, StoreError};
 use serde_json::json;
@@ -309,7 +309,8 @@ async fn a_superseded_owner_cannot_write(b: &Backend) {
     let order = OrderRecord::new("shop", "1", seq);
     let fenced = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Fenced(_)));
     assert!(fenced(
-        a.save_order(&order, &[("received", None)], &first).await
+        a.save_order(&order, &[Reached::now("received", None)], &first)
+            .await
     ));
     assert!(fenced(
         a.set_event_status(seq, EventStatus::Done, &first).await
@@ -330,7 +331,7 @@ async fn a_superseded_owner_cannot_write(b: &Backend) {
         seq
     );
     other_replica
-        .save_order(&order, &[("received", None)], &second)
+        .save_order(&order, &[Reached::now("received", None)], &second)
         .await
         .unwrap();
     assert_eq!(
@@ -565,7 +566,7 @@ async fn ledger_rows_history_and_contacts(b: &Backend) {
     let fence = store.claim_tenant("shop", "me").await.unwrap();
     let mut order = OrderRecord::new("shop", "1", 1);
     store
-        .save_order(&order, &[("received", None)], &fence)
+        .save_order(&order, &[Reached::now("received", None)], &fence)
         .await
         .unwrap();
     order.step = Step::InvoiceCreated;
@@ -576,7 +577,11 @@ async fn ledger_rows_history_and_contacts(b: &Backend) {
     order.payments_done = 1;
     order.attempts = 2;
     store
-        .save_order(&order, &[("invoice_created", Some("guid".into()))], &fence)
+        .save_order(
+            &order,
+            &[Reached::now("invoice_created", Some("guid".into()))],
+            &fence,
+        )
         .await
         .unwrap();
     let read = store.order("shop", "1").await.unwrap().unwrap();
@@ -804,12 +809,12 @@ async fn retention_prunes_only_what_is_finished(b: &Backend) {
     let mut order = OrderRecord::new("shop", "done", done);
     order.step = Step::Done;
     store
-        .save_order(&order, &[("done", None)], &fence)
+        .save_order(&order, &[Reached::now("done", None)], &fence)
         .await
         .unwrap();
     let unfinished = OrderRecord::new("shop", "dead", dead);
     store
-        .save_order(&unfinished, &[("received", None)], &fence)
+        .save_order(&unfinished, &[Reached::now("received", None)], &fence)
         .await
         .unwrap();
     store
@@ -961,7 +966,7 @@ async fn erasure_removes_personal_data_and_keeps_the_ledger(b: &Backend) {
     let mut ledger = OrderRecord::new("shop", "1", seqs[0]);
     ledger.step = Step::Done;
     store
-        .save_order(&ledger, &[("done", None)], &fence)
+        .save_order(&ledger, &[Reached::now("done", None)], &fence)
         .await
         .unwrap();
     store
@@ -1148,10 +1153,18 @@ async fn completing_an_order_writes_row_history_event_and_dead_letter_together(b
     store.resume("shop").await.unwrap();
     let mut order = OrderRecord::new("shop", "1", seq);
     order.step = Step::Done;
+    // Steps noted at their own times, written together later: each keeps its time.
+    let at = |minutes_ago: i64| Utc::now() - Duration::minutes(minutes_ago);
     let history = [
-        ("booked", Some("number 7".to_owned())),
-        ("paid", None),
-        ("done", Some("invoice 7".to_owned())),
+        Reached {
+            at: at(3),
+            ..Reached::now("booked", Some("number 7".to_owned()))
+        },
+        Reached {
+            at: at(2),
+            ..Reached::now("paid", None)
+        },
+        Reached::now("done", Some("invoice 7".to_owned())),
     ];
     let later = store.claim_tenant("shop", "other").await.unwrap();
     assert!(matches!(
@@ -1170,14 +1183,19 @@ async fn completing_an_order_writes_row_history_event_and_dead_letter_together(b
         store.order("shop", "1").await.unwrap().unwrap().step,
         Step::Done
     );
-    let steps: Vec<String> = store
-        .order_history("shop", "1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|h| h.step)
-        .collect();
+    let written = store.order_history("shop", "1").await.unwrap();
+    let steps: Vec<&str> = written.iter().map(|h| h.step.as_str()).collect();
     assert_eq!(steps, ["booked", "paid", "done"]);
+    for (row, given) in written.iter().zip(&history) {
+        let apart = (row.at - given.at).num_milliseconds().abs();
+        assert!(
+            apart < 1,
+            "{}: written at {}, reached at {}",
+            row.step,
+            row.at,
+            given.at
+        );
+    }
     let events = store.events_for_order("shop", "1").await.unwrap();
     assert_eq!(events[0].status, EventStatus::Done);
     let letters = store.dead_letters("shop").await.unwrap();

@@ -720,7 +720,7 @@ mod tests {
     fn the_defaults_are_the_documented_file() {
         let defaults = Settings::load(None).unwrap();
         assert_eq!(defaults.http.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(defaults.dinero.requests_per_minute, 90);
+        assert_eq!(defaults.dinero.requests_per_minute, 97);
         assert_eq!(
             defaults.kafka.security_protocol,
             SecurityProtocol::Plaintext

@@ -33,7 +33,7 @@ pub struct DineroConfig {
     /// Total time for one HTTP exchange, including reading the body.
     pub request_timeout_ms: u64,
     /// Steady request rate per organization; 0 switches the limiter off. Dinero allows 100 a
-    /// minute; 90 plus a burst of 10 never exceeds 100 in any 60 seconds.
+    /// minute; 97 with a burst of 3 never exceeds 100 in any 60 seconds.
     pub requests_per_minute: u32,
     /// Requests allowed at once on top of the steady rate.
     pub burst: u32,

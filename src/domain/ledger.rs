@@ -125,6 +125,25 @@ impl OrderRecord {
     }
 }
 
+/// A step reached, to be written to the order's history: when, and what it made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reached<'a> {
+    pub step: &'a str,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl<'a> Reached<'a> {
+    /// Reached now.
+    pub fn now(step: &'a str, detail: Option<String>) -> Self {
+        Reached {
+            step,
+            detail,
+            at: Utc::now(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,

@@ -14,7 +14,7 @@ use crate::domain::identity;
 use crate::domain::mapping::{self, CreditPlan, PaymentDraft};
 use crate::domain::money_events::{Cancellation, LatePayment, Refund, CANCELLATION, INVOICE};
 use crate::domain::order::OrderEvent;
-use crate::domain::{EventStatus, OrderRecord, Step, StoredEvent};
+use crate::domain::{EventStatus, OrderRecord, Reached, Step, StoredEvent};
 
 const CREATE_CREDIT_NOTE: &str = "create_credit_note";
 const BOOK_CREDIT_NOTE: &str = "book_credit_note";
@@ -579,7 +579,7 @@ impl Context<'_> {
                 self.store
                     .save_order(
                         &invoiced.record,
-                        &[(Step::Done.as_str(), Some(detail))],
+                        &[Reached::now(Step::Done.as_str(), Some(detail))],
                         self.fence,
                     )
                     .await?;

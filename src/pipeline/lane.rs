@@ -13,7 +13,7 @@ use super::transfer::{Context, Overrides};
 use super::Shared;
 use crate::dinero::OrganizationClient;
 use crate::domain::ErrorClass;
-use crate::domain::{NewDeadLetter, OrderRecord, StoredEvent, Tenant};
+use crate::domain::{NewDeadLetter, OrderRecord, Reached, StoredEvent, Tenant};
 use crate::store::{Fence, StoreError};
 use crate::telemetry::{traces, Metrics};
 use tracing::{field, Instrument};
@@ -392,7 +392,11 @@ impl Lane {
         let _ = self
             .shared
             .store
-            .save_order(&record, &[("error", Some(error.to_string()))], fence)
+            .save_order(
+                &record,
+                &[Reached::now("error", Some(error.to_string()))],
+                fence,
+            )
             .await;
     }
 
@@ -426,7 +430,11 @@ impl Lane {
             let _ = self
                 .shared
                 .store
-                .save_order(&record, &[("failed", Some(message.clone()))], fence)
+                .save_order(
+                    &record,
+                    &[Reached::now("failed", Some(message.clone()))],
+                    fence,
+                )
                 .await;
         }
         let class = letter.error_class;

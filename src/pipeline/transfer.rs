@@ -17,7 +17,7 @@ use crate::domain::mapping::{
 };
 use crate::domain::money_events::{AnyEvent, CANCELLATION, INVOICE};
 use crate::domain::order::OrderEvent;
-use crate::domain::{OrderRecord, Step, StoredEvent, Tenant};
+use crate::domain::{OrderRecord, Reached, Step, StoredEvent, Tenant};
 use crate::store::{Fence, Store};
 
 /// Per-call changes to the tenant's settings (manual transfer).
@@ -40,7 +40,7 @@ pub struct Context<'a> {
     pub call_timeout: Duration,
     /// Steps reached but not yet written: they go with the next write (the next call's
     /// in-flight mark, or the last write), since a restart looks up what they record.
-    pub noted: parking_lot::Mutex<Vec<(&'static str, Option<String>)>>,
+    pub noted: parking_lot::Mutex<Vec<Reached<'static>>>,
 }
 
 /// Which kind of Dinero voucher a payment or look-up concerns.
@@ -65,7 +65,7 @@ impl Context<'_> {
     pub(super) fn note(&self, record: &mut OrderRecord, step: Step, detail: String) {
         record.step = step;
         let detail = Self::labelled(record, Some(detail));
-        self.noted.lock().push((step.as_str(), detail));
+        self.noted.lock().push(Reached::now(step.as_str(), detail));
     }
 
     /// One history per order: a later document's entries say which document they are.
@@ -84,11 +84,11 @@ impl Context<'_> {
         record: &mut OrderRecord,
         step: Option<Step>,
         detail: Option<String>,
-    ) -> Vec<(&'static str, Option<String>)> {
+    ) -> Vec<Reached<'static>> {
         let mut history = std::mem::take(&mut *self.noted.lock());
         if let Some(step) = step {
             record.step = step;
-            history.push((step.as_str(), Self::labelled(record, detail)));
+            history.push(Reached::now(step.as_str(), Self::labelled(record, detail)));
         }
         history
     }

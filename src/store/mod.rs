@@ -20,8 +20,8 @@ use crate::config::{EncryptionKeys, StoreKind, StoreSettings};
 use crate::domain::erasure::CustomerRef;
 use crate::domain::{
     Accepted, DeadLetter, DeadLetterStatus, DineroRefs, ErrorClass, EventSource, EventStatus,
-    HistoryEntry, NewDeadLetter, NewEvent, OrderRecord, OrderSummary, OutboxRecord, Pause, Step,
-    StoredEvent, Tenant, TenantCounts, UnknownValue,
+    HistoryEntry, NewDeadLetter, NewEvent, OrderRecord, OrderSummary, OutboxRecord, Pause, Reached,
+    Step, StoredEvent, Tenant, TenantCounts, UnknownValue,
 };
 pub use observed::{ObservedStore, StoreObserver};
 pub use postgres::PgStore;
@@ -268,7 +268,7 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()>;
 
@@ -277,7 +277,7 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn complete_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()>;

@@ -18,7 +18,7 @@ use super::{
 use crate::domain::erasure::CustomerRef;
 use crate::domain::{
     Accepted, DeadLetter, EventStatus, HistoryEntry, NewDeadLetter, NewEvent, OrderRecord,
-    OrderSummary, OutboxRecord, Step, StoredEvent, Tenant, TenantCounts,
+    OrderSummary, OutboxRecord, Reached, Step, StoredEvent, Tenant, TenantCounts,
 };
 
 /// Told of every store operation once it ends.
@@ -170,7 +170,7 @@ impl LedgerStore for ObservedStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
         observed!(self.save_order(order, history, fence))
@@ -179,7 +179,7 @@ impl LedgerStore for ObservedStore {
     async fn complete_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {

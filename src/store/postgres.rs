@@ -508,7 +508,7 @@ impl InboxStore for PgStore {
 async fn write_order(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     order: &OrderRecord,
-    history: &[(&str, Option<String>)],
+    history: &[Reached<'_>],
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
@@ -542,15 +542,16 @@ async fn write_order(
     .bind(order.amount.map(|a| a.to_string()))
     .execute(&mut **tx)
     .await?;
-    for (step, detail) in history {
+    for reached in history {
         sqlx::query(
             "INSERT INTO order_history (tenant_id, order_id, at, step, detail)
-             VALUES ($1, $2, now(), $3, $4)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&order.tenant_id)
         .bind(&order.order_id)
-        .bind(step)
-        .bind(detail)
+        .bind(reached.at)
+        .bind(reached.step)
+        .bind(&reached.detail)
         .execute(&mut **tx)
         .await?;
     }
@@ -590,7 +591,7 @@ impl LedgerStore for PgStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
@@ -602,7 +603,7 @@ impl LedgerStore for PgStore {
     async fn complete_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {

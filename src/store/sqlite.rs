@@ -542,7 +542,7 @@ impl InboxStore for SqliteStore {
 async fn write_order(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     order: &OrderRecord,
-    history: &[(&str, Option<String>)],
+    history: &[Reached<'_>],
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
@@ -577,13 +577,13 @@ async fn write_order(
     .bind(order.amount.map(|a| a.to_string()))
     .execute(&mut **tx)
     .await?;
-    for (step, detail) in history {
+    for reached in history {
         sqlx::query("INSERT INTO order_history (tenant_id, order_id, at, step, detail) VALUES (?, ?, ?, ?, ?)")
             .bind(&order.tenant_id)
             .bind(&order.order_id)
-            .bind(now())
-            .bind(step)
-            .bind(detail)
+            .bind(reached.at.to_rfc3339())
+            .bind(reached.step)
+            .bind(&reached.detail)
             .execute(&mut **tx)
             .await?;
     }
@@ -623,7 +623,7 @@ impl LedgerStore for SqliteStore {
     async fn save_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
@@ -635,7 +635,7 @@ impl LedgerStore for SqliteStore {
     async fn complete_order(
         &self,
         order: &OrderRecord,
-        history: &[(&str, Option<String>)],
+        history: &[Reached<'_>],
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {
@@ -1120,7 +1120,7 @@ mod tests {
         assert_eq!((first.epoch, second.epoch), (1, 2));
         let order = OrderRecord::new("shop", "1", 1);
         let stale = store
-            .save_order(&order, &[("received", None)], &first)
+            .save_order(&order, &[Reached::now("received", None)], &first)
             .await;
         assert!(matches!(stale, Err(StoreError::Fenced(_))), "{stale:?}");
         assert!(
@@ -1128,7 +1128,7 @@ mod tests {
             "nothing written"
         );
         store
-            .save_order(&order, &[("received", None)], &second)
+            .save_order(&order, &[Reached::now("received", None)], &second)
             .await
             .unwrap();
         assert!(store.order("shop", "1").await.unwrap().is_some());
