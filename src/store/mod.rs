@@ -3,6 +3,7 @@
 //! production with several replicas; `tests/store_contract.rs` runs one suite against both.
 
 mod crypto;
+mod group_commit;
 mod observed;
 mod postgres;
 mod records;
@@ -44,6 +45,9 @@ pub enum StoreError {
     /// Another replica claimed the tenant: this lane must stop.
     #[error("tenant {0} is now worked by another owner")]
     Fenced(String),
+    /// The shared transaction of a group commit failed; this write with it.
+    #[error("database (group commit): {0}")]
+    GroupCommit(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -68,7 +72,9 @@ impl StoreError {
     /// A store that cannot answer is worth retrying; unreadable data is not.
     pub fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Database(_) | StoreError::Migration(_) => ErrorClass::Transient,
+            StoreError::Database(_) | StoreError::Migration(_) | StoreError::GroupCommit(_) => {
+                ErrorClass::Transient
+            }
             StoreError::Secrets(_) | StoreError::Corrupt(_) | StoreError::NotFound(_) => {
                 ErrorClass::Permanent
             }
@@ -80,7 +86,7 @@ impl StoreError {
     /// What went wrong, as one word for a metric label.
     pub fn kind(&self) -> &'static str {
         match self {
-            StoreError::Database(_) => "database",
+            StoreError::Database(_) | StoreError::GroupCommit(_) => "database",
             StoreError::Migration(_) => "migration",
             StoreError::Secrets(_) => "secrets",
             StoreError::Corrupt(_) => "corrupt",

@@ -26,7 +26,14 @@ use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
 pub struct PgStore {
     pool: PgPool,
     keys: EncryptionKeys,
+    /// Inbox writes, committed together when they arrive together.
+    intake: group_commit::GroupCommit<NewEvent, Accepted>,
 }
+
+/// The most inbox writes one shared transaction takes, and how many such transactions run
+/// side by side (each holds one connection of the pool while it writes).
+const MAX_INTAKE_BATCH: usize = 128;
+const INTAKE_WRITERS: usize = 3;
 
 /// Connection options from `store.*`: the URL, then TLS and the statement timeout.
 fn options(settings: &StoreSettings) -> StoreResult<PgConnectOptions> {
@@ -68,7 +75,12 @@ impl PgStore {
         if migrate {
             Self::migrate(&pool).await?;
         }
-        Ok(PgStore { pool, keys })
+        let writers = INTAKE_WRITERS.min(settings.max_connections.max(2) as usize - 1);
+        let intake = group_commit::GroupCommit::start(writers, MAX_INTAKE_BATCH, {
+            let pool = pool.clone();
+            move |events: Vec<NewEvent>| accept_together(pool.clone(), events)
+        });
+        Ok(PgStore { pool, keys, intake })
     }
 
     /// Apply the migrations under `migrations/postgres` that have not run yet. Replicas that
@@ -346,40 +358,76 @@ impl TenantStore for PgStore {
     }
 }
 
-#[async_trait]
-impl InboxStore for PgStore {
-    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
-        let mut tx = self.pool.begin().await?;
-        // One writer per tenant at a time: the duplicate checks below cannot race, and the
-        // sequence number is drawn in the order the tenant's events commit.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(&event.tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = $1 AND event_id = $2")
+/// One batch of inbox writes in one transaction, each in a savepoint: a write that fails
+/// alone fails alone (group commit). One writer per tenant at a time: each tenant's advisory
+/// lock is taken before its first event, so the duplicate checks cannot race and the sequence
+/// numbers are drawn in the order the tenant's events commit. Locks are taken in tenant order
+/// (the batch is sorted, stably, by tenant), so two batches never wait for each other in a
+/// circle.
+async fn accept_together(
+    pool: PgPool,
+    events: Vec<NewEvent>,
+) -> group_commit::BatchResult<Accepted> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| events[a].tenant_id.cmp(&events[b].tenant_id));
+    let mut tx = pool.begin().await?;
+    let mut results: Vec<Option<StoreResult<Accepted>>> = events.iter().map(|_| None).collect();
+    let mut locked: Option<&str> = None;
+    for index in order {
+        let event = &events[index];
+        if locked != Some(event.tenant_id.as_str()) {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(&event.tenant_id)
-                .bind(&event.event_id)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        if let Some(seq) = existing {
-            return Ok(Accepted::DuplicateEvent { seq });
+            locked = Some(&event.tenant_id);
         }
-        let first: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2
+        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+        results[index] = Some(match accept_in(&mut savepoint, event).await {
+            Ok(accepted) => {
+                savepoint.commit().await?;
+                Ok(accepted)
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                Err(error)
+            }
+        });
+    }
+    tx.commit().await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every write answered"))
+        .collect())
+}
+
+/// Write an event to the inbox, recognising duplicates by event id and by order and
+/// document, on `conn` (inside the caller's transaction, under the tenant's lock).
+async fn accept_in(conn: &mut sqlx::PgConnection, event: &NewEvent) -> StoreResult<Accepted> {
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = $1 AND event_id = $2")
+            .bind(&event.tenant_id)
+            .bind(&event.event_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(seq) = existing {
+        return Ok(Accepted::DuplicateEvent { seq });
+    }
+    let first: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2
                AND document = $3 AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
-        )
-        .bind(&event.tenant_id)
-        .bind(&event.order_id)
-        .bind(&event.document)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let status = match &first {
-            None => EventStatus::Pending,
-            Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
-            Some(_) => EventStatus::Conflict,
-        };
-        let seq: i64 = sqlx::query_scalar(
+    )
+    .bind(&event.tenant_id)
+    .bind(&event.order_id)
+    .bind(&event.document)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let status = match &first {
+        None => EventStatus::Pending,
+        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+        Some(_) => EventStatus::Conflict,
+    };
+    let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
                                  source_topic, source_partition, source_offset, traceparent, document)
              VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11) RETURNING seq",
@@ -395,14 +443,19 @@ impl InboxStore for PgStore {
         .bind(event.source.as_ref().map(|s| s.offset))
         .bind(&event.traceparent)
         .bind(&event.document)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(match (status, first) {
-            (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
-            (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
-            _ => Accepted::New { seq },
-        })
+    Ok(match (status, first) {
+        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
+        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+        _ => Accepted::New { seq },
+    })
+}
+
+#[async_trait]
+impl InboxStore for PgStore {
+    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
+        self.intake.submit(event).await
     }
 
     async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {

@@ -25,7 +25,12 @@ pub struct SqliteStore {
     /// 100 ms between retries.
     writer: SqlitePool,
     keys: EncryptionKeys,
+    /// Inbox writes, committed together when they arrive together.
+    intake: group_commit::GroupCommit<NewEvent, Accepted>,
 }
+
+/// The most inbox writes one shared transaction takes.
+const MAX_INTAKE_BATCH: usize = 256;
 
 fn now() -> String {
     Utc::now().to_rfc3339()
@@ -94,7 +99,17 @@ impl SqliteStore {
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool, writer, keys })
+        // One writer: one batch at a time.
+        let intake = group_commit::GroupCommit::start(1, MAX_INTAKE_BATCH, {
+            let writer = writer.clone();
+            move |events: Vec<NewEvent>| accept_together(writer.clone(), events)
+        });
+        Ok(SqliteStore {
+            pool,
+            writer,
+            keys,
+            intake,
+        })
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once: a deferred
@@ -379,34 +394,58 @@ impl TenantStore for SqliteStore {
     }
 }
 
-#[async_trait]
-impl InboxStore for SqliteStore {
-    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
-        let mut tx = self.write().await?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = ? AND event_id = ?")
-                .bind(&event.tenant_id)
-                .bind(&event.event_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(seq) = existing {
-            return Ok(Accepted::DuplicateEvent { seq });
+/// One batch of inbox writes in one transaction, each in a savepoint: a write that fails
+/// alone fails alone (group commit).
+async fn accept_together(
+    writer: SqlitePool,
+    events: Vec<NewEvent>,
+) -> group_commit::BatchResult<Accepted> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+        match accept_in(&mut savepoint, event).await {
+            Ok(accepted) => {
+                savepoint.commit().await?;
+                results.push(Ok(accepted));
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                results.push(Err(error));
+            }
         }
-        let first: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, content_hash FROM events WHERE tenant_id = ? AND order_id = ?
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Write an event to the inbox, recognising duplicates by event id and by order and
+/// document, on `conn` (inside the caller's transaction).
+async fn accept_in(conn: &mut sqlx::SqliteConnection, event: &NewEvent) -> StoreResult<Accepted> {
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = ? AND event_id = ?")
+            .bind(&event.tenant_id)
+            .bind(&event.event_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(seq) = existing {
+        return Ok(Accepted::DuplicateEvent { seq });
+    }
+    let first: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, content_hash FROM events WHERE tenant_id = ? AND order_id = ?
                AND document = ? AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
-        )
-        .bind(&event.tenant_id)
-        .bind(&event.order_id)
-        .bind(&event.document)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let status = match &first {
-            None => EventStatus::Pending,
-            Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
-            Some(_) => EventStatus::Conflict,
-        };
-        let seq: i64 = sqlx::query_scalar(
+    )
+    .bind(&event.tenant_id)
+    .bind(&event.order_id)
+    .bind(&event.document)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let status = match &first {
+        None => EventStatus::Pending,
+        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+        Some(_) => EventStatus::Conflict,
+    };
+    let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
                                  source_topic, source_partition, source_offset, traceparent, document)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
@@ -423,14 +462,19 @@ impl InboxStore for SqliteStore {
         .bind(event.source.as_ref().map(|s| s.offset))
         .bind(&event.traceparent)
         .bind(&event.document)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(match (status, first) {
-            (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
-            (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
-            _ => Accepted::New { seq },
-        })
+    Ok(match (status, first) {
+        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
+        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+        _ => Accepted::New { seq },
+    })
+}
+
+#[async_trait]
+impl InboxStore for SqliteStore {
+    async fn accept_event(&self, event: NewEvent) -> StoreResult<Accepted> {
+        self.intake.submit(event).await
     }
 
     async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {
