@@ -127,7 +127,8 @@ impl Lane {
             }
             match self.next_automatic().await {
                 Ok(Some(event)) => {
-                    self.process(event, Overrides::default()).await;
+                    // Boxed: an idle lane holds only its loop's state, not room for a transfer.
+                    Box::pin(self.process(event, Overrides::default())).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -213,7 +214,7 @@ impl Lane {
                     .await?
                     .ok_or(ManualError::NotReceived(order_id.clone()));
             };
-            self.process(event, overrides).await;
+            Box::pin(self.process(event, overrides)).await;
             store
                 .order(&tenant, &order_id)
                 .await?

@@ -395,7 +395,11 @@ impl Core {
                 .await?
                 .ok_or_else(|| CoreError::unknown_tenant(id))?,
         };
-        self.pipeline.wake(id.as_str());
+        // New settings apply to what waits; a new tenant has nothing waiting (no event is
+        // taken for a tenant before it exists), so it gets no lane until its first event.
+        if existing.is_some() {
+            self.pipeline.wake(id.as_str());
+        }
         Ok((self.view_of(&tenant).await?, existing.is_none()))
     }
 
