@@ -17,7 +17,12 @@ use crate::domain::order::OrderEvent;
 use crate::domain::{EventStatus, OrderRecord, Reached, Step, StoredEvent};
 
 const CREATE_CREDIT_NOTE: &str = "create_credit_note";
-const BOOK_CREDIT_NOTE: &str = "book_credit_note";
+
+/// A document's row: finished already, or to work on.
+enum Opened {
+    Done(OrderRecord),
+    ToDo(OrderRecord),
+}
 
 /// The order's booked invoice a later event applies to, with the order it was made from.
 struct Invoiced {
@@ -44,6 +49,19 @@ impl Context<'_> {
             format!("event {}", stored.event_id),
         );
         Ok(record)
+    }
+
+    /// The document's row to work on, or the row of a document finished already (its event
+    /// then completed: a resend after retention removed the first). A call another owner
+    /// may still have in flight is waited out first.
+    async fn open_document(&self, stored: &StoredEvent) -> Result<Opened, TransferError> {
+        let mut record = self.document_row(stored).await?;
+        if record.step.is_final() {
+            self.complete(&mut record, stored, None, None).await?;
+            return Ok(Opened::Done(record));
+        }
+        self.settle_foreign_call(&record).await;
+        Ok(Opened::ToDo(record))
     }
 
     /// The order's invoice row and the order event it was made from. An order never received
@@ -127,12 +145,10 @@ impl Context<'_> {
         stored: &StoredEvent,
         refund: &Refund,
     ) -> Result<OrderRecord, TransferError> {
-        let mut record = self.document_row(stored).await?;
-        if record.step.is_final() {
-            self.complete(&mut record, stored, None, None).await?;
-            return Ok(record);
-        }
-        self.settle_foreign_call(&record).await;
+        let mut record = match self.open_document(stored).await? {
+            Opened::Done(record) => return Ok(record),
+            Opened::ToDo(record) => record,
+        };
         let (invoice, order) = self.invoiced(stored, "refund").await?;
         if invoice.as_ref().is_some_and(|i| i.step == Step::Cancelled) {
             let why = "nothing to credit: the order was cancelled before transfer";
@@ -165,12 +181,10 @@ impl Context<'_> {
         stored: &StoredEvent,
         cancellation: &Cancellation,
     ) -> Result<OrderRecord, TransferError> {
-        let mut record = self.document_row(stored).await?;
-        if record.step.is_final() {
-            self.complete(&mut record, stored, None, None).await?;
-            return Ok(record);
-        }
-        self.settle_foreign_call(&record).await;
+        let mut record = match self.open_document(stored).await? {
+            Opened::Done(record) => return Ok(record),
+            Opened::ToDo(record) => record,
+        };
         let (invoice, order) = self.invoiced(stored, "cancellation").await?;
         let made_nothing = match &invoice {
             None => true,
@@ -229,7 +243,7 @@ impl Context<'_> {
             self.create_credit_note(record, invoiced, plan).await?;
         }
         if record.invoice_number.is_none() {
-            self.book_credit_note(record).await?;
+            self.book(record, Voucher::CreditNote, None).await?;
         }
         if let Some(refund) = &plan.refund {
             if record.payments_done == 0 {
@@ -365,67 +379,6 @@ impl Context<'_> {
             .await
     }
 
-    async fn credit_note_version(
-        &self,
-        record: &mut OrderRecord,
-    ) -> Result<Invoice, TransferError> {
-        let guid = record.invoice_guid.expect("created before");
-        let note = self
-            .dinero
-            .get_credit_note(guid)
-            .await?
-            .ok_or(TransferError::Payload(format!(
-                "credit note {guid} disappeared from Dinero"
-            )))?;
-        record.invoice_version = Some(note.version.0.clone());
-        Ok(note)
-    }
-
-    async fn book_credit_note(&self, record: &mut OrderRecord) -> Result<(), TransferError> {
-        let guid = record.invoice_guid.expect("created before booking");
-        if record.in_flight.as_deref() == Some(BOOK_CREDIT_NOTE) {
-            let note = self.credit_note_version(record).await?;
-            if note.status == InvoiceStatus::Booked {
-                return self
-                    .credit_note_booked(record, note.number, "found booked after a lost answer")
-                    .await;
-            }
-        }
-        self.mark_in_flight(record, BOOK_CREDIT_NOTE.into());
-        self.save(record, None, None).await?;
-        let version = Version(record.invoice_version.clone().unwrap_or_default());
-        match self.dinero.book_credit_note(guid, &version, None).await {
-            Ok(note) => {
-                record.invoice_version = Some(note.version.0);
-                self.credit_note_booked(record, note.number, "booked").await
-            }
-            Err(error @ DineroError::StaleTimestamp { .. }) => {
-                let note = self.credit_note_version(record).await?;
-                if note.status == InvoiceStatus::Booked {
-                    return self
-                        .credit_note_booked(record, note.number, "found booked")
-                        .await;
-                }
-                self.save(record, None, None).await?;
-                Err(error.into())
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    async fn credit_note_booked(
-        &self,
-        record: &mut OrderRecord,
-        number: Option<i64>,
-        how: &str,
-    ) -> Result<(), TransferError> {
-        record.invoice_number = number;
-        record.in_flight = None;
-        let detail = format!("credit note {how}: number {}", number.unwrap_or_default());
-        self.note(record, Step::Booked, detail);
-        Ok(())
-    }
-
     /// The refund paid out on the booked credit note, once: a lost answer is looked up by the
     /// payment's reference first.
     async fn pay_out(
@@ -445,7 +398,7 @@ impl Context<'_> {
                 .iter()
                 .any(|p| p.external_reference == ours)
             {
-                self.credit_note_version(record).await?;
+                self.refresh_version(record, Voucher::CreditNote).await?;
                 record.payments_done = 1;
                 record.in_flight = None;
                 let detail = "refund found registered after a lost answer".to_owned();
@@ -484,7 +437,7 @@ impl Context<'_> {
                 Ok(())
             }
             Err(error @ DineroError::StaleTimestamp { .. }) => {
-                self.credit_note_version(record).await?;
+                self.refresh_version(record, Voucher::CreditNote).await?;
                 self.save(record, None, None).await?;
                 Err(error.into())
             }
@@ -499,12 +452,10 @@ impl Context<'_> {
         stored: &StoredEvent,
         paid: &LatePayment,
     ) -> Result<OrderRecord, TransferError> {
-        let mut record = self.document_row(stored).await?;
-        if record.step.is_final() {
-            self.complete(&mut record, stored, None, None).await?;
-            return Ok(record);
-        }
-        self.settle_foreign_call(&record).await;
+        let mut record = match self.open_document(stored).await? {
+            Opened::Done(record) => return Ok(record),
+            Opened::ToDo(record) => record,
+        };
         let (invoice, order) = self.invoiced(stored, "payment").await?;
         let mut invoiced = Self::booked_invoice(stored, "payment", invoice, order)?;
         let settings = self.mapping_settings(Overrides::default());

@@ -50,7 +50,17 @@ pub(super) enum Voucher {
     CreditNote,
 }
 
+impl Voucher {
+    fn noun(self) -> &'static str {
+        match self {
+            Voucher::Invoice => "invoice",
+            Voucher::CreditNote => "credit note",
+        }
+    }
+}
+
 const CREATE_INVOICE: &str = "create_invoice";
+const BOOK_CREDIT_NOTE: &str = "book_credit_note";
 const BOOK: &str = "book";
 const SEND: &str = "send";
 
@@ -231,7 +241,8 @@ impl Context<'_> {
             self.create_invoice(&mut record, &plan, contact).await?;
         }
         if self.tenant.settings.book && record.invoice_number.is_none() {
-            self.book(&mut record, &plan).await?;
+            self.book(&mut record, Voucher::Invoice, plan.invoice.number)
+                .await?;
         }
         if self.tenant.settings.book {
             self.payments(&mut record, &plan, event).await?;
@@ -383,75 +394,97 @@ impl Context<'_> {
             .await
     }
 
-    async fn refresh_version(
+    /// Re-read the voucher the row holds, taking its current version; one that vanished
+    /// from Dinero is a permanent failure.
+    pub(super) async fn refresh_version(
         &self,
         record: &mut OrderRecord,
-        guid: Uuid,
+        voucher: Voucher,
     ) -> Result<crate::dinero::Invoice, TransferError> {
-        let invoice = self
-            .dinero
-            .get_invoice(guid)
-            .await?
-            .ok_or(TransferError::Payload(format!(
-                "invoice {guid} disappeared from Dinero"
-            )))?;
-        record.invoice_version = Some(invoice.version.0.clone());
-        Ok(invoice)
+        let guid = record.invoice_guid.expect("read after it was created");
+        let found = match voucher {
+            Voucher::Invoice => self.dinero.get_invoice(guid).await?,
+            Voucher::CreditNote => self.dinero.get_credit_note(guid).await?,
+        };
+        let read = found.ok_or(TransferError::Payload(format!(
+            "{} {guid} disappeared from Dinero",
+            voucher.noun()
+        )))?;
+        record.invoice_version = Some(read.version.0.clone());
+        Ok(read)
     }
 
-    async fn book(
+    /// Book the voucher the row holds, once: a booking whose answer was lost is looked up
+    /// first, and a stale version re-read (booked meanwhile means done). The invoice is
+    /// booked with the shop's own number when `number` is given.
+    pub(super) async fn book(
         &self,
         record: &mut OrderRecord,
-        plan: &TransferPlan,
+        voucher: Voucher,
+        number: Option<i64>,
     ) -> Result<(), TransferError> {
         let guid = record.invoice_guid.expect("created before booking");
-        if record.in_flight.as_deref() == Some(BOOK) {
-            let invoice = self.refresh_version(record, guid).await?;
-            if invoice.status == InvoiceStatus::Booked {
-                return self
-                    .booked(record, invoice.number, "found booked after a lost answer")
-                    .await;
+        let marker = match voucher {
+            Voucher::Invoice => BOOK,
+            Voucher::CreditNote => BOOK_CREDIT_NOTE,
+        };
+        if record.in_flight.as_deref() == Some(marker) {
+            let read = self.refresh_version(record, voucher).await?;
+            if read.status == InvoiceStatus::Booked {
+                self.booked_noted(
+                    record,
+                    voucher,
+                    read.number,
+                    "found booked after a lost answer",
+                );
+                return Ok(());
             }
         }
-        self.mark_in_flight(record, BOOK.into());
+        self.mark_in_flight(record, marker.into());
         self.save(record, None, None).await?;
         let version = crate::dinero::Version(record.invoice_version.clone().unwrap_or_default());
-        match self
-            .dinero
-            .book_invoice(guid, &version, plan.invoice.number)
-            .await
-        {
-            Ok(invoice) => {
-                record.invoice_version = Some(invoice.version.0);
-                self.booked(record, invoice.number, "booked").await
+        let booked = match voucher {
+            Voucher::Invoice => self.dinero.book_invoice(guid, &version, number).await,
+            Voucher::CreditNote => self.dinero.book_credit_note(guid, &version, None).await,
+        };
+        match booked {
+            Ok(read) => {
+                record.invoice_version = Some(read.version.0);
+                self.booked_noted(record, voucher, read.number, "booked");
+                Ok(())
             }
-            Err(DineroError::StaleTimestamp { operation, message }) => {
+            Err(error @ DineroError::StaleTimestamp { .. }) => {
                 // Re-read: booked meanwhile means done; otherwise retry with the new version.
-                let invoice = self.refresh_version(record, guid).await?;
-                if invoice.status == InvoiceStatus::Booked {
-                    return self.booked(record, invoice.number, "found booked").await;
+                let read = self.refresh_version(record, voucher).await?;
+                if read.status == InvoiceStatus::Booked {
+                    self.booked_noted(record, voucher, read.number, "found booked");
+                    return Ok(());
                 }
                 self.save(record, None, None).await?;
-                Err(DineroError::StaleTimestamp { operation, message }.into())
+                Err(error.into())
             }
             Err(error) => Err(error.into()),
         }
     }
 
-    async fn booked(
+    fn booked_noted(
         &self,
         record: &mut OrderRecord,
+        voucher: Voucher,
         number: Option<i64>,
         how: &str,
-    ) -> Result<(), TransferError> {
+    ) {
         record.invoice_number = number;
         record.in_flight = None;
+        let what = match voucher {
+            Voucher::Invoice => "",
+            Voucher::CreditNote => "credit note ",
+        };
         let detail = format!(
-            "{how}: number {}",
+            "{what}{how}: number {}",
             number.map(|n| n.to_string()).unwrap_or_default()
         );
         self.note(record, Step::Booked, detail);
-        Ok(())
     }
 
     async fn payments(
@@ -495,7 +528,7 @@ impl Context<'_> {
                     .iter()
                     .any(|p| p.external_reference == reference)
                 {
-                    self.refresh_version(record, guid).await?;
+                    self.refresh_version(record, Voucher::Invoice).await?;
                     record.payments_done += 1;
                     record.in_flight = None;
                     let detail = format!("payment {} found after a lost answer", index + 1);
@@ -539,7 +572,7 @@ impl Context<'_> {
                     self.note(record, Step::Paid, detail);
                 }
                 Err(error @ DineroError::StaleTimestamp { .. }) => {
-                    self.refresh_version(record, guid).await?;
+                    self.refresh_version(record, Voucher::Invoice).await?;
                     self.save(record, None, None).await?;
                     return Err(error.into());
                 }
@@ -600,7 +633,7 @@ impl Context<'_> {
             Delivery::EInvoice => "as an e-invoice (NemHandel)",
         };
         if record.in_flight.as_deref() == Some(SEND) {
-            let invoice = self.refresh_version(record, guid).await?;
+            let invoice = self.refresh_version(record, Voucher::Invoice).await?;
             if invoice.was_sent() {
                 record.in_flight = None;
                 let detail = format!("sent {how} (found sent after a lost answer)");

@@ -152,18 +152,9 @@ pub fn late_payment(
 ) -> Result<PaymentDraft, MappingError> {
     let payment = &paid.payment;
     let reference = identity::order_reference(tenant, &order.order_id);
-    Ok(PaymentDraft {
-        deposit_account: deposit_account(settings, &payment.method)?,
-        amount: payment.amount,
-        amount_dkk: if order.currency == "DKK" {
-            Some(payment.amount)
-        } else {
-            payment.amount_dkk
-        },
-        date: local_date(payment.paid_at, settings.time_zone),
-        description: format!("{} payment, order {}", payment.method, order.order_number),
-        external_reference: checked_reference(format!("{reference}:paid:{}", paid.payment_id))?,
-    })
+    let description = format!("{} payment, order {}", payment.method, order.order_number);
+    let reference = format!("{reference}:paid:{}", paid.payment_id);
+    draft(order, payment, settings, description, reference)
 }
 
 fn refund_payment(
@@ -175,6 +166,23 @@ fn refund_payment(
     refund_id: &str,
 ) -> Result<PaymentDraft, MappingError> {
     let reference = identity::order_reference(tenant, &order.order_id);
+    let description = format!(
+        "Refund {refund_id} by {}, order {}",
+        payment.method, order.order_number
+    );
+    let reference = format!("{reference}:{document}:payment");
+    draft(order, payment, settings, description, reference)
+}
+
+/// A payment of the order's currency from its method's deposit account (DKK given for DKK
+/// orders; for others as the event gives it, else found from Dinero's rate later).
+fn draft(
+    order: &Order,
+    payment: &Payment,
+    settings: &MappingSettings,
+    description: String,
+    reference: String,
+) -> Result<PaymentDraft, MappingError> {
     Ok(PaymentDraft {
         deposit_account: deposit_account(settings, &payment.method)?,
         amount: payment.amount,
@@ -184,11 +192,8 @@ fn refund_payment(
             payment.amount_dkk
         },
         date: local_date(payment.paid_at, settings.time_zone),
-        description: format!(
-            "Refund {refund_id} by {}, order {}",
-            payment.method, order.order_number
-        ),
-        external_reference: checked_reference(format!("{reference}:{document}:payment"))?,
+        description,
+        external_reference: checked_reference(reference)?,
     })
 }
 
