@@ -67,6 +67,17 @@ def send(port, tenant, event):
     return time.perf_counter() - started
 
 
+def store_url(data):
+    """SQLite in a fresh folder, or with BENCH_PG (a PostgreSQL server URL, e.g.
+    postgres://postgres@127.0.0.1:5432/postgres) a fresh database on that server."""
+    server = os.environ.get("BENCH_PG")
+    if not server:
+        return f"sqlite://{data}/bench.db"
+    name = f"bench_{os.getpid()}_{int(time.time())}"
+    subprocess.run(["psql", server, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
 class Stack:
     """dinero-sim with `organizations`, and dinero-bridge with `env` overrides."""
 
@@ -79,7 +90,7 @@ class Stack:
                        "organizations": [{"id": o, "api_keys": [f"key-{o}"]} for o in organizations]}, f)
         self.env = dict(os.environ,
                         DINERO_BRIDGE__HTTP__LISTEN=f"127.0.0.1:{port}",
-                        DINERO_BRIDGE__STORE__URL=f"sqlite://{self.data}/bench.db",
+                        DINERO_BRIDGE__STORE__URL=store_url(self.data),
                         DINERO_BRIDGE__SECURITY__ADMIN_TOKENS='["bench-admin-token-0123456789"]',
                         DINERO_BRIDGE__DINERO__API_URL=f"http://127.0.0.1:{sim_port}",
                         DINERO_BRIDGE__DINERO__TOKEN_URL=f"http://127.0.0.1:{sim_port}/dineroapi/oauth/token",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Webhook-to-booked latency and drain throughput of dinero-bridge against dinero-sim.
 
-Starts release builds of both on loopback (rate limits off, no added latency), registers
+Starts release builds of both on loopback (rate limits off, no added latency; SQLite, or
+PostgreSQL with BENCH_PG=postgres://USER@HOST:PORT/DB, a fresh database per run), registers
 TENANTS shops, sends ORDERS signed orders per shop from a separate process, and prints:
 the webhook answer time, the time from the inbox write to the booked-and-paid invoice (from
 each order's ledger history), and how long the whole batch took to drain. Nothing is asserted.
