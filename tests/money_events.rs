@@ -469,10 +469,10 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
             only_route: Some(route.to_string()),
             ..FaultConfig::default()
         });
-        let before = dropped_after_commit(&harness);
+        let before = harness.answers_lost();
         send_ok(&harness, &refund("shop", &order_id, "r", data.clone())).await;
         let deadline = Instant::now() + WAIT;
-        while dropped_after_commit(&harness) == before {
+        while harness.answers_lost() == before {
             assert!(Instant::now() < deadline, "{route}: no answer was lost");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -511,7 +511,7 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
         only_route: Some(route.to_string()),
         ..FaultConfig::default()
     });
-    let before = dropped_after_commit(&harness);
+    let before = harness.answers_lost();
     let paid = event(
         "shop",
         "evt-credit-paid",
@@ -521,7 +521,7 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
     );
     send_ok(&harness, &paid).await;
     let deadline = Instant::now() + WAIT;
-    while dropped_after_commit(&harness) == before {
+    while harness.answers_lost() == before {
         assert!(Instant::now() < deadline, "{route}: no answer was lost");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -531,16 +531,4 @@ async fn a_crash_right_after_each_credit_note_write_never_makes_anything_twice()
     let guid = invoice_guid(&harness, 76, "shop:credit");
     let org = harness.sim.sim().world.org(76).unwrap();
     assert_eq!(org.lock().invoices[&guid].payments.len(), 1, "paid once");
-}
-
-fn dropped_after_commit(harness: &Harness) -> u64 {
-    harness
-        .sim
-        .sim()
-        .log
-        .stats()
-        .faults
-        .get("dropped_after_commit")
-        .copied()
-        .unwrap_or(0)
 }

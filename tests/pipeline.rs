@@ -362,15 +362,7 @@ async fn restarts_and_lost_answers_between_steps_never_duplicate_or_lose_an_invo
         let contacts = state["contacts"].as_array().unwrap();
         assert_eq!(contacts.len(), 5, "five customers, five contacts");
     }
-    let dropped = harness
-        .sim
-        .sim()
-        .log
-        .stats()
-        .faults
-        .get("dropped_after_commit")
-        .copied()
-        .unwrap_or(0);
+    let dropped = harness.answers_lost();
     assert!(dropped > 0, "the run did lose answers");
 }
 
@@ -527,15 +519,7 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
             only_route: Some(route.to_string()),
             ..FaultConfig::default()
         });
-        let dropped_before = harness
-            .sim
-            .sim()
-            .log
-            .stats()
-            .faults
-            .get("dropped_after_commit")
-            .copied()
-            .unwrap_or(0);
+        let dropped_before = harness.answers_lost();
         // A new customer per order, so the contact write happens every time.
         assert_eq!(
             harness
@@ -545,17 +529,7 @@ async fn a_crash_right_after_each_dinero_write_never_makes_anything_twice() {
             202
         );
         let deadline = std::time::Instant::now() + WAIT;
-        while harness
-            .sim
-            .sim()
-            .log
-            .stats()
-            .faults
-            .get("dropped_after_commit")
-            .copied()
-            .unwrap_or(0)
-            == dropped_before
-        {
+        while harness.answers_lost() == dropped_before {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{route}: no answer was lost"

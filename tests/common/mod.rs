@@ -229,6 +229,18 @@ impl Harness {
             .body(body.to_vec())
     }
 
+    /// Answers the simulator dropped after committing the write (ambiguous failures so far).
+    pub fn answers_lost(&self) -> u64 {
+        self.sim
+            .sim()
+            .log
+            .stats()
+            .faults
+            .get("dropped_after_commit")
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// `/metrics` as Prometheus would scrape it.
     pub async fn scrape(&self) -> String {
         let response = self
