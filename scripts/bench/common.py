@@ -96,14 +96,20 @@ class Stack:
                         DINERO_BRIDGE__DINERO__TOKEN_URL=f"http://127.0.0.1:{sim_port}/dineroapi/oauth/token",
                         DINERO_BRIDGE__DINERO__CLIENT_ID="dinero-bridge-dev",
                         DINERO_BRIDGE__DINERO__CLIENT_SECRET="dev-secret",
+                        # Required with PostgreSQL (shared by replicas); a fixed bench key.
+                        DINERO_BRIDGE__SECURITY__ENCRYPTION_KEY=base64.b64encode(bytes(range(32))).decode(),
                         DINERO_BRIDGE__LOG__LEVEL="warn", **(env or {}))
         self.sim = subprocess.Popen([f"{ROOT}/target/release/dinero-sim", "--listen", f"127.0.0.1:{sim_port}",
                                      "--scenario", scenario, *sim_args],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.svc = subprocess.Popen([f"{ROOT}/target/release/dinero-bridge"], env=self.env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(f"http://127.0.0.1:{sim_port}/_sim/stats")
-        wait(f"http://127.0.0.1:{port}/healthz")
+        try:
+            wait(f"http://127.0.0.1:{sim_port}/_sim/stats")
+            wait(f"http://127.0.0.1:{port}/healthz")
+        except BaseException:
+            self.stop()  # never leave a process holding the ports for the next run
+            raise
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
