@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
@@ -179,9 +179,6 @@ async fn follow_ownership(
     }
 }
 
-/// How often stored offsets are committed while records flow (and once they stop).
-const COMMIT_EVERY: Duration = Duration::from_millis(200);
-
 pub struct Consumer {
     consumer: StreamConsumer<Rebalancer>,
     store: Arc<dyn Store>,
@@ -245,17 +242,6 @@ impl Consumer {
         })
     }
 
-    /// Commit the offsets stored so far (asynchronously; a failure only means a record may
-    /// be read again, which the inbox recognises).
-    fn commit_stored(&self) {
-        let committed = self.consumer.commit_consumer_state(CommitMode::Async);
-        let result = if committed.is_ok() { "ok" } else { "failed" };
-        self.metrics.commits.with_label_values(&[result]).inc();
-        if let Err(error) = committed {
-            tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
-        }
-    }
-
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         if let Some(changes) = self.ownership.take() {
             let (store, pipeline, topic) = (
@@ -272,19 +258,10 @@ impl Consumer {
                 stop.clone(),
             ));
         }
-        let mut last_commit: Option<Instant> = None;
-        // Offsets stored since the last commit: committed once the stream goes quiet, too.
-        let mut uncommitted = false;
         loop {
             let message = tokio::select! {
                 message = self.consumer.recv() => message,
                 _ = stop.wait_for(|stop| *stop) => break,
-                _ = tokio::time::sleep(COMMIT_EVERY), if uncommitted => {
-                    self.commit_stored();
-                    last_commit = Some(Instant::now());
-                    uncommitted = false;
-                    continue;
-                }
             };
             let message = match message {
                 Ok(message) => message,
@@ -301,21 +278,15 @@ impl Consumer {
                 // Shutting down before the record was written: it stays uncommitted.
                 None => break,
             };
-            // Only now, with the record in the inbox (or the outbox), does its offset count. The
-            // stored offsets are committed at most every COMMIT_EVERY (and on revoke and stop):
-            // one broker request per record cost the broker more than the record did, and a
-            // record read again after a crash is a duplicate the inbox recognises.
-            let stored = self.consumer.store_offset_from_message(&message);
-            let due = last_commit.is_none_or(|at: Instant| at.elapsed() >= COMMIT_EVERY);
-            if let Err(error) = stored {
-                self.metrics.commits.with_label_values(&["failed"]).inc();
-                tracing::warn!(%error, "offset not stored; the record may be read again (the inbox deduplicates)");
-            } else if due {
-                self.commit_stored();
-                last_commit = Some(Instant::now());
-                uncommitted = false;
-            } else {
-                uncommitted = true;
+            // Only now, with the record in the inbox (or the outbox), does its offset count.
+            let committed = self
+                .consumer
+                .store_offset_from_message(&message)
+                .and_then(|()| self.consumer.commit_consumer_state(CommitMode::Async));
+            let result = if committed.is_ok() { "ok" } else { "failed" };
+            self.metrics.commits.with_label_values(&[result]).inc();
+            if let Err(error) = committed {
+                tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
             }
             if self.storm.record(refused) {
                 self.health.storm.store(true, Ordering::SeqCst);
