@@ -80,7 +80,6 @@ async fn wait_for_dead_letters(harness: &Harness, tenant: &str, count: usize) ->
             .await;
         let letters = letters["dead_letters"]
             .as_array()
-            .or(letters.as_array())
             .cloned()
             .unwrap_or_default();
         if letters.len() >= count {
