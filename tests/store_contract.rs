@@ -95,6 +95,7 @@ contract!(
     dead_letters_pause_and_resume_replays_them_in_order,
     dead_letter_transitions_are_conditional,
     outbox_records_are_published_once,
+    resume_and_retry_together_queue_each_event_once,
     tenants_are_found_by_partition,
     ledger_rows_history_and_contacts,
     concurrent_writers_keep_each_tenants_order,
@@ -510,6 +511,10 @@ async fn outbox_records_are_published_once(b: &Backend) {
     assert_eq!(waiting[0].value, "{not json");
     assert_eq!(waiting[0].headers["dinero-bridge-record"], "poison");
     store.mark_published(first).await.unwrap();
+    let published = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A second publication (a publisher that crashed before it recorded the first) changes
+    // nothing: the record's age still counts from the first.
     store.mark_published(first).await.unwrap();
     assert_eq!(
         store
@@ -521,6 +526,57 @@ async fn outbox_records_are_published_once(b: &Backend) {
             .collect::<Vec<_>>(),
         [second]
     );
+    let pruned = store.prune(published, 100).await.unwrap();
+    assert_eq!(pruned.outbox, 1, "published before the cut-off: {pruned:?}");
+}
+
+/// Resume and a retry of one of its dead letters, at the same time: each dead letter's event
+/// is queued once, by one of them.
+async fn resume_and_retry_together_queue_each_event_once(b: &Backend) {
+    let store = b.store.clone();
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    let one = accept(&*store, "shop", "1").await;
+    let two = accept(&*store, "shop", "2").await;
+    let id1 = store
+        .dead_letter_and_pause(letter("shop", one, "1"), "order 1 failed", &fence)
+        .await
+        .unwrap();
+    store
+        .dead_letter_and_pause(letter("shop", two, "2"), "order 2 failed", &fence)
+        .await
+        .unwrap();
+    let (resumed, retried) = tokio::join!(
+        tokio::spawn({
+            let store = store.clone();
+            async move { store.resume("shop").await.unwrap() }
+        }),
+        tokio::spawn({
+            let store = store.clone();
+            async move { store.retry_dead_letter("shop", id1).await.unwrap() }
+        }),
+    );
+    let (resumed, retried) = (resumed.unwrap(), retried.unwrap());
+    assert_eq!(
+        resumed + u64::from(retried),
+        2,
+        "resume {resumed}, retry {retried}"
+    );
+    assert_eq!(store.count_pending("shop").await.unwrap(), 2);
+    let letters = store.dead_letters("shop").await.unwrap();
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.status == DeadLetterStatus::Retrying),
+        "{letters:?}"
+    );
+    assert!(store
+        .tenant("shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .paused
+        .is_none());
 }
 
 async fn tenants_are_found_by_partition(b: &Backend) {
@@ -550,8 +606,14 @@ async fn tenants_are_found_by_partition(b: &Backend) {
             .unwrap(),
         ["c"]
     );
+    // No partitions (a consumer with none assigned): no tenants, on both databases.
     assert!(store
         .tenants_pending_on("shop.orders", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .tenants_on("shop.orders", &[])
         .await
         .unwrap()
         .is_empty());

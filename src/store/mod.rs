@@ -7,6 +7,8 @@ mod group_commit;
 mod observed;
 mod postgres;
 mod records;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -20,9 +22,9 @@ use uuid::Uuid;
 use crate::config::{EncryptionKeys, StoreKind, StoreSettings};
 use crate::domain::erasure::CustomerRef;
 use crate::domain::{
-    Accepted, DeadLetter, DeadLetterStatus, DineroRefs, ErrorClass, EventSource, EventStatus,
-    HistoryEntry, NewDeadLetter, NewEvent, OrderRecord, OrderSummary, OutboxRecord, Pause, Reached,
-    Step, StoredEvent, Tenant, TenantCounts, UnknownValue,
+    Accepted, DeadLetter, ErrorClass, EventStatus, HistoryEntry, NewDeadLetter, NewEvent,
+    OrderRecord, OrderSummary, OutboxRecord, Reached, Step, StoredEvent, Tenant, TenantCounts,
+    UnknownValue,
 };
 pub use observed::{ObservedStore, StoreObserver};
 pub use postgres::PgStore;

@@ -1,4 +1,6 @@
-//! The store on PostgreSQL: production, shared by several replicas.
+//! The store on PostgreSQL: production, shared by several replicas. Its statements are in
+//! `sql`, shared with SQLite; what is PostgreSQL's own here is the locking below, arrays
+//! (`= ANY`), and the gauges, pruning and erasure.
 //!
 //! What keeps it correct with concurrent writers:
 //! - a tenant's events are inserted under a per-tenant advisory lock, so `seq` order is the
@@ -13,13 +15,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
-use sqlx::{PgPool, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use super::records::{
-    self, amount, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
-};
+use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
 use super::*;
 use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
 
@@ -34,6 +34,9 @@ pub struct PgStore {
 /// side by side (each holds one connection of the pool while it writes).
 const MAX_INTAKE_BATCH: usize = 128;
 const INTAKE_WRITERS: usize = 3;
+
+/// A tenant's intake lock: held while its events are inserted, and by an erasure.
+const LOCK_TENANT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 /// Connection options from `store.*`: the URL, then TLS and the statement timeout.
 fn options(settings: &StoreSettings) -> StoreResult<PgConnectOptions> {
@@ -108,165 +111,42 @@ impl PgStore {
     }
 
     /// Insert or replace a tenant (its pause is kept) on `conn`.
-    async fn upsert_tenant(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        tenant: &Tenant,
-    ) -> StoreResult<()> {
+    async fn upsert_tenant(&self, conn: &mut PgConnection, tenant: &Tenant) -> StoreResult<()> {
         let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
         let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
-        sqlx::query(
-            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
-                                  pause_reason, paused_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
-                settings = excluded.settings, account_vat = excluded.account_vat,
-                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
-                updated_at = excluded.updated_at",
-        )
-        .bind(&tenant.id)
-        .bind(tenant.organization_id)
-        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
-        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
-        .bind(sealed)
-        .bind(key_id)
-        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
-        .bind(tenant.paused.as_ref().map(|p| p.at))
-        .bind(tenant.created_at)
-        .bind(tenant.updated_at)
-        .execute(conn)
-        .await?;
+        sqlx::query(sql::UPSERT_TENANT)
+            .bind(&tenant.id)
+            .bind(tenant.organization_id)
+            .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
+            .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
+            .bind(sealed)
+            .bind(key_id)
+            .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
+            .bind(tenant.paused.as_ref().map(|p| p.at))
+            .bind(tenant.created_at)
+            .bind(tenant.updated_at)
+            .execute(conn)
+            .await?;
         Ok(())
     }
-
-    fn tenant_from(&self, row: &PgRow) -> StoreResult<Tenant> {
-        let sealed: Vec<u8> = row.get("secrets");
-        let key_id: String = row.get("secrets_key_id");
-        let secrets = crypto::open(&self.keys, &key_id, &sealed)?;
-        let reason: Option<String> = row.get("pause_reason");
-        let paused_at: Option<DateTime<Utc>> = row.get("paused_at");
-        Ok(Tenant {
-            id: row.get("id"),
-            organization_id: row.get("organization_id"),
-            settings: json("tenant settings", row.get("settings"))?,
-            account_vat: json("account VAT", row.get("account_vat"))?,
-            secrets: serde_json::from_slice(&secrets)
-                .map_err(|e| StoreError::Secrets(e.to_string()))?,
-            paused: reason
-                .zip(paused_at)
-                .map(|(reason, at)| Pause { reason, at }),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-        })
-    }
-}
-
-fn event_from(row: &PgRow) -> StoreResult<StoredEvent> {
-    Ok(StoredEvent {
-        seq: row.get("seq"),
-        tenant_id: row.get("tenant_id"),
-        event_id: row.get("event_id"),
-        order_id: row.get("order_id"),
-        document: row.get("document"),
-        payload: row.get("payload"),
-        status: EventStatus::parse(row.get("status"))?,
-        received_at: row.get("received_at"),
-        source: row
-            .get::<Option<String>, _>("source_topic")
-            .map(|topic| EventSource {
-                topic,
-                partition: row
-                    .get::<Option<i32>, _>("source_partition")
-                    .unwrap_or_default(),
-                offset: row
-                    .get::<Option<i64>, _>("source_offset")
-                    .unwrap_or_default(),
-            }),
-        traceparent: row.get("traceparent"),
-    })
-}
-
-fn summary_from(row: &PgRow) -> StoreResult<OrderSummary> {
-    Ok(OrderSummary {
-        seq: row.get("seq"),
-        order_id: row.get("order_id"),
-        status: row.get("status"),
-        event_id: row.get("event_id"),
-        received_at: row.get("received_at"),
-        step: row
-            .get::<Option<&str>, _>("step")
-            .map(Step::parse)
-            .transpose()?,
-        dinero: DineroRefs {
-            invoice_guid: row.get("invoice_guid"),
-            invoice_number: row.get("invoice_number"),
-            contact_guid: row.get("contact_guid"),
-        },
-        error: row.get("error"),
-        error_class: row.get("error_class"),
-        attempts: row.get::<Option<i32>, _>("attempts").unwrap_or(0) as u32,
-    })
-}
-
-fn order_from(row: &PgRow) -> StoreResult<OrderRecord> {
-    Ok(OrderRecord {
-        tenant_id: row.get("tenant_id"),
-        order_id: row.get("order_id"),
-        document: row.get("document"),
-        event_seq: row.get("event_seq"),
-        step: Step::parse(row.get("step"))?,
-        in_flight: row.get("in_flight"),
-        in_flight_epoch: row.get("in_flight_epoch"),
-        contact_guid: row.get("contact_guid"),
-        invoice_guid: row.get("invoice_guid"),
-        invoice_version: row.get("invoice_version"),
-        invoice_number: row.get("invoice_number"),
-        payments_done: row.get::<i32, _>("payments_done") as u32,
-        attempts: row.get::<i32, _>("attempts") as u32,
-        error_class: row.get("error_class"),
-        error: row.get("error"),
-        amount: amount(row.get("amount"))?,
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-    })
-}
-
-fn dead_letter_from(row: &PgRow) -> StoreResult<DeadLetter> {
-    Ok(DeadLetter {
-        id: row.get("id"),
-        tenant_id: row.get("tenant_id"),
-        event_seq: row.get("event_seq"),
-        order_id: row.get("order_id"),
-        error_class: row.get("error_class"),
-        error_code: row.get("error_code"),
-        message: row.get("message"),
-        attempts: row.get::<i32, _>("attempts") as u32,
-        first_failed_at: row.get("first_failed_at"),
-        last_failed_at: row.get("last_failed_at"),
-        status: DeadLetterStatus::parse(row.get("status"))?,
-        resolution: row.get("resolution"),
-        resolved_at: row.get("resolved_at"),
-    })
 }
 
 /// Write a record for the dead-letter topic inside the caller's transaction.
 async fn outbox(
-    tx: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     tenant: &str,
     kind: &str,
     value: &str,
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (tenant_id, kind, value, headers, created_at)
-         VALUES ($1, $2, $3, $4, now()) RETURNING id",
-    )
-    .bind(tenant)
-    .bind(kind)
-    .bind(value)
-    .bind(outbox_headers(tenant, kind, headers))
-    .fetch_one(tx)
-    .await?)
+    Ok(sqlx::query_scalar(sql::INSERT_OUTBOX)
+        .bind(tenant)
+        .bind(kind)
+        .bind(value)
+        .bind(outbox_headers(tenant, kind, headers))
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await?)
 }
 
 #[async_trait]
@@ -286,7 +166,7 @@ impl TenantStore for PgStore {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(mut tenant) = row.as_ref().map(|row| self.tenant_from(row)).transpose()? else {
+        let Some(mut tenant) = row.map(|row| rows::tenant(&row, &self.keys)).transpose()? else {
             return Ok(None);
         };
         change(&mut tenant);
@@ -296,34 +176,33 @@ impl TenantStore for PgStore {
     }
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        let row = sqlx::query("SELECT * FROM tenants WHERE id = $1")
+        let row = sqlx::query(sql::TENANT)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(|row| self.tenant_from(row)).transpose()
+        row.map(|row| rows::tenant(&row, &self.keys)).transpose()
     }
 
     async fn tenants(&self, after: &str, limit: i64) -> StoreResult<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT * FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
+        let rows = sqlx::query(sql::TENANTS_PAGE)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|row| self.tenant_from(row)).collect()
+        rows.iter()
+            .map(|row| rows::tenant(row, &self.keys))
+            .collect()
     }
 
     async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        // A tenant already paused keeps its first reason: that is what stopped it.
-        let paused = sqlx::query(
-            "UPDATE tenants SET pause_reason = $1, paused_at = now()
-             WHERE id = $2 AND pause_reason IS NULL",
-        )
-        .bind(reason)
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let paused = sqlx::query(sql::PAUSE)
+            .bind(reason)
+            .bind(Utc::now())
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if paused > 0 {
             let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
             let record = status_record(tenant, "paused", Some(reason));
@@ -339,22 +218,13 @@ impl TenantStore for PgStore {
         after: &str,
         limit: i64,
     ) -> StoreResult<BTreeMap<String, TenantCounts>> {
-        let rows = sqlx::query(records::TENANT_COUNTS)
+        let rows = sqlx::query(sql::TENANT_COUNTS)
             .bind(tenant)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let counts = TenantCounts {
-                    pending_events: row.get("pending"),
-                    open_dead_letters: row.get("open_dead"),
-                };
-                (row.get("id"), counts)
-            })
-            .collect())
+        Ok(rows.iter().map(rows::tenant_counts).collect())
     }
 }
 
@@ -376,7 +246,7 @@ async fn accept_together(
     for index in order {
         let event = &events[index];
         if locked != Some(event.tenant_id.as_str()) {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            sqlx::query(LOCK_TENANT)
                 .bind(&event.tenant_id)
                 .execute(&mut *tx)
                 .await?;
@@ -403,41 +273,30 @@ async fn accept_together(
 
 /// Write an event to the inbox, recognising duplicates by event id and by order and
 /// document, on `conn` (inside the caller's transaction, under the tenant's lock).
-async fn accept_in(conn: &mut sqlx::PgConnection, event: &NewEvent) -> StoreResult<Accepted> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = $1 AND event_id = $2")
-            .bind(&event.tenant_id)
-            .bind(&event.event_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn accept_in(conn: &mut PgConnection, event: &NewEvent) -> StoreResult<Accepted> {
+    let existing: Option<i64> = sqlx::query_scalar(sql::EVENT_BY_ID)
+        .bind(&event.tenant_id)
+        .bind(&event.event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some(seq) = existing {
         return Ok(Accepted::DuplicateEvent { seq });
     }
-    let first: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2
-               AND document = $3 AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
-    )
-    .bind(&event.tenant_id)
-    .bind(&event.order_id)
-    .bind(&event.document)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let status = match &first {
-        None => EventStatus::Pending,
-        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
-        Some(_) => EventStatus::Conflict,
-    };
-    let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset, traceparent, document)
-             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11) RETURNING seq",
-        )
+    let first: Option<(i64, String)> = sqlx::query_as(sql::FIRST_OF_DOCUMENT)
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .bind(&event.document)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let status = records::intake_status(first.as_ref(), event);
+    let seq: i64 = sqlx::query_scalar(sql::INSERT_EVENT)
         .bind(&event.tenant_id)
         .bind(&event.event_id)
         .bind(&event.order_id)
         .bind(&event.payload)
         .bind(&event.content_hash)
         .bind(status.as_str())
+        .bind(Utc::now())
         .bind(event.source.as_ref().map(|s| s.topic.clone()))
         .bind(event.source.as_ref().map(|s| s.partition))
         .bind(event.source.as_ref().map(|s| s.offset))
@@ -445,11 +304,7 @@ async fn accept_in(conn: &mut sqlx::PgConnection, event: &NewEvent) -> StoreResu
         .bind(&event.document)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(match (status, first) {
-        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
-        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
-        _ => Accepted::New { seq },
-    })
+    Ok(records::accepted(status, seq, first))
 }
 
 #[async_trait]
@@ -459,13 +314,11 @@ impl InboxStore for PgStore {
     }
 
     async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1",
-        )
-        .bind(tenant)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(event_from).transpose()
+        let row = sqlx::query(sql::NEXT_PENDING)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::event).transpose()
     }
 
     async fn pending_event_for_order(
@@ -473,15 +326,12 @@ impl InboxStore for PgStore {
         tenant: &str,
         order_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 AND status IN ('pending', 'dead')
-             ORDER BY seq LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(event_from).transpose()
+        let row = sqlx::query(sql::PENDING_FOR_ORDER)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::event).transpose()
     }
 
     async fn events_for_order(
@@ -489,13 +339,12 @@ impl InboxStore for PgStore {
         tenant: &str,
         order_id: &str,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let rows =
-            sqlx::query("SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 ORDER BY seq")
-                .bind(tenant)
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(event_from).collect()
+        let rows = sqlx::query(sql::EVENTS_FOR_ORDER)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::event).collect()
     }
 
     async fn set_event_status(
@@ -505,7 +354,7 @@ impl InboxStore for PgStore {
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
-        sqlx::query("UPDATE events SET status = $1 WHERE seq = $2")
+        sqlx::query(sql::SET_EVENT_STATUS)
             .bind(status.as_str())
             .bind(seq)
             .execute(&mut *tx)
@@ -515,23 +364,22 @@ impl InboxStore for PgStore {
     }
 
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events WHERE status = 'pending'")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::TENANTS_WITH_PENDING)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn count_pending(&self, tenant: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND status = 'pending'",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::COUNT_PENDING)
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT tenant_id FROM events WHERE source_topic = $1 AND source_partition = ANY($2)",
         )
@@ -546,6 +394,9 @@ impl InboxStore for PgStore {
         topic: &str,
         partitions: &[i32],
     ) -> StoreResult<Vec<String>> {
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = $1
                AND source_partition = ANY($2)",
@@ -559,54 +410,40 @@ impl InboxStore for PgStore {
 
 /// The ledger row and its history rows, inside the caller's transaction.
 async fn write_order(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    conn: &mut PgConnection,
     order: &OrderRecord,
     history: &[Reached<'_>],
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
-                             contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
-                             attempts, error_class, error, created_at, updated_at, amount)
-         VALUES ($1, $2, $16, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $17)
-         ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
-            step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
-            contact_guid = excluded.contact_guid,
-            invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
-            invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
-            attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-            updated_at = excluded.updated_at, amount = excluded.amount",
-    )
-    .bind(&order.tenant_id)
-    .bind(&order.order_id)
-    .bind(order.event_seq)
-    .bind(order.step.as_str())
-    .bind(&order.in_flight)
-    .bind(order.in_flight_epoch)
-    .bind(order.contact_guid)
-    .bind(order.invoice_guid)
-    .bind(&order.invoice_version)
-    .bind(order.invoice_number)
-    .bind(order.payments_done as i32)
-    .bind(order.attempts as i32)
-    .bind(&order.error_class)
-    .bind(&order.error)
-    .bind(order.created_at)
-    .bind(&order.document)
-    .bind(order.amount.map(|a| a.to_string()))
-    .execute(&mut **tx)
-    .await?;
-    for reached in history {
-        sqlx::query(
-            "INSERT INTO order_history (tenant_id, order_id, at, step, detail)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
+    sqlx::query(sql::UPSERT_ORDER)
         .bind(&order.tenant_id)
         .bind(&order.order_id)
-        .bind(reached.at)
-        .bind(reached.step)
-        .bind(&reached.detail)
-        .execute(&mut **tx)
+        .bind(&order.document)
+        .bind(order.event_seq)
+        .bind(order.step.as_str())
+        .bind(&order.in_flight)
+        .bind(order.in_flight_epoch)
+        .bind(order.contact_guid)
+        .bind(order.invoice_guid)
+        .bind(&order.invoice_version)
+        .bind(order.invoice_number)
+        .bind(order.payments_done as i32)
+        .bind(order.attempts as i32)
+        .bind(&order.error_class)
+        .bind(&order.error)
+        .bind(order.created_at)
+        .bind(Utc::now())
+        .bind(order.amount.map(|a| a.to_string()))
+        .execute(&mut *conn)
         .await?;
+    for reached in history {
+        sqlx::query(sql::INSERT_HISTORY)
+            .bind(&order.tenant_id)
+            .bind(&order.order_id)
+            .bind(reached.at)
+            .bind(reached.step)
+            .bind(&reached.detail)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -619,26 +456,22 @@ impl LedgerStore for PgStore {
         order_id: &str,
         document: &str,
     ) -> StoreResult<Option<OrderRecord>> {
-        let row = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = $3",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .bind(document)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(order_from).transpose()
+        let row = sqlx::query(sql::DOCUMENT)
+            .bind(tenant)
+            .bind(order_id)
+            .bind(document)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::order).transpose()
     }
 
     async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = $1 AND order_id = $2 ORDER BY event_seq",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(order_from).collect()
+        let rows = sqlx::query(sql::DOCUMENTS)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::order).collect()
     }
 
     async fn save_order(
@@ -662,36 +495,26 @@ impl LedgerStore for PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
         write_order(&mut tx, order, history).await?;
-        sqlx::query("UPDATE events SET status = 'done' WHERE seq = $1")
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(EventStatus::Done.as_str())
             .bind(event_seq)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE dead_letters SET status = 'replayed' WHERE event_seq = $1 AND status IN ('open', 'retrying')",
-        )
-        .bind(event_seq)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
-        let rows = sqlx::query(
-            "SELECT at, step, detail FROM order_history WHERE tenant_id = $1 AND order_id = $2 ORDER BY id",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| HistoryEntry {
-                at: row.get("at"),
-                step: row.get("step"),
-                detail: row.get("detail"),
-            })
-            .collect())
+        let rows = sqlx::query(sql::ORDER_HISTORY)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::history).collect()
     }
 
     async fn orders(
@@ -700,43 +523,35 @@ impl LedgerStore for PgStore {
         step: Option<Step>,
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = $1 AND ($2::text IS NULL OR step = $2)
-             ORDER BY event_seq LIMIT $3",
-        )
-        .bind(tenant)
-        .bind(step.map(Step::as_str))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(order_from).collect()
+        let rows = sqlx::query(sql::ORDERS)
+            .bind(tenant)
+            .bind(step.map(Step::as_str))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::order).collect()
     }
 
     async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>> {
-        Ok(sqlx::query_scalar(
-            "SELECT contact_guid FROM contacts WHERE tenant_id = $1 AND contact_key = $2",
-        )
-        .bind(tenant)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::CONTACT)
+            .bind(tenant)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES ($1, $2, $3)
-             ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.contact_guid",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(guid)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::PUT_CONTACT)
+            .bind(tenant)
+            .bind(key)
+            .bind(guid)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
-        let rows = sqlx::query(records::ORDER_SUMMARIES)
+        let rows = sqlx::query(sql::ORDER_SUMMARIES)
             .bind(filter.tenant)
             .bind(filter.held)
             .bind(filter.after_seq)
@@ -745,7 +560,7 @@ impl LedgerStore for PgStore {
             .bind(filter.limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(summary_from).collect()
+        rows.iter().map(rows::summary).collect()
     }
 }
 
@@ -759,27 +574,23 @@ impl DeadLetterStore for PgStore {
     ) -> StoreResult<i64> {
         let mut tx = self.write_fenced(fence).await?;
         let at = Utc::now();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message,
-                                       attempts, first_failed_at, last_failed_at, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open') RETURNING id",
-        )
-        .bind(&letter.tenant_id)
-        .bind(letter.event_seq)
-        .bind(&letter.order_id)
-        .bind(letter.error_class.as_str())
-        .bind(&letter.error_code)
-        .bind(&letter.message)
-        .bind(letter.attempts as i32)
-        .bind(letter.first_failed_at)
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let event = sqlx::query("UPDATE events SET status = 'dead' WHERE seq = $1 RETURNING *")
+        let id: i64 = sqlx::query_scalar(sql::INSERT_DEAD_LETTER)
+            .bind(&letter.tenant_id)
+            .bind(letter.event_seq)
+            .bind(&letter.order_id)
+            .bind(letter.error_class.as_str())
+            .bind(&letter.error_code)
+            .bind(&letter.message)
+            .bind(letter.attempts as i32)
+            .bind(letter.first_failed_at)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+        let event = sqlx::query(sql::EVENT_DEAD)
             .bind(letter.event_seq)
             .fetch_one(&mut *tx)
             .await?;
-        let event = event_from(&event)?;
+        let event = rows::event(&event)?;
         let headers = dead_letter_headers(&letter, &event, at, pause_reason);
         outbox(
             &mut tx,
@@ -789,48 +600,43 @@ impl DeadLetterStore for PgStore {
             &headers,
         )
         .await?;
-        sqlx::query(
-            "UPDATE tenants SET pause_reason = COALESCE(pause_reason, $1),
-                paused_at = COALESCE(paused_at, $2) WHERE id = $3",
-        )
-        .bind(pause_reason)
-        .bind(at)
-        .bind(&letter.tenant_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::PAUSE_KEEPING_FIRST)
+            .bind(pause_reason)
+            .bind(at)
+            .bind(&letter.tenant_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>> {
-        let rows = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = $1 ORDER BY id")
+        let rows = sqlx::query(sql::DEAD_LETTERS)
             .bind(tenant)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(dead_letter_from).collect()
+        rows.iter().map(rows::dead_letter).collect()
     }
 
     async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>> {
-        let row = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = $1 AND id = $2")
+        let row = sqlx::query(sql::DEAD_LETTER)
             .bind(tenant)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(dead_letter_from).transpose()
+        row.as_ref().map(rows::dead_letter).transpose()
     }
 
     async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE dead_letters SET status = 'retrying'
-             WHERE tenant_id = $1 AND id = $2 AND status = 'open' RETURNING event_seq",
-        )
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let seq: Option<i64> = sqlx::query_scalar(sql::RETRY_DEAD_LETTER)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(seq) = seq {
-            sqlx::query("UPDATE events SET status = 'pending' WHERE seq = $1")
+            sqlx::query(sql::SET_EVENT_STATUS)
+                .bind(EventStatus::Pending.as_str())
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -841,17 +647,16 @@ impl DeadLetterStore for PgStore {
 
     async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE dead_letters SET status = 'resolved', resolution = $1, resolved_at = now()
-             WHERE tenant_id = $2 AND id = $3 AND status IN ('open', 'retrying') RETURNING event_seq",
-        )
-        .bind(reason)
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let seq: Option<i64> = sqlx::query_scalar(sql::RESOLVE_DEAD_LETTER)
+            .bind(reason)
+            .bind(Utc::now())
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(seq) = seq {
-            sqlx::query("UPDATE events SET status = 'resolved' WHERE seq = $1")
+            sqlx::query(sql::SET_EVENT_STATUS)
+                .bind(EventStatus::Resolved.as_str())
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -862,46 +667,32 @@ impl DeadLetterStore for PgStore {
 
     async fn resume(&self, tenant: &str) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
-        // Flip the open dead letters first: their rows, once updated, are what the events
-        // update below reads, so a concurrent retry of one of them cannot queue it twice.
-        let seqs: Vec<i64> = sqlx::query_scalar(
-            "UPDATE dead_letters SET status = 'retrying'
-             WHERE tenant_id = $1 AND status = 'open' RETURNING event_seq",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await?;
+        let seqs: Vec<i64> = sqlx::query_scalar(sql::RETRY_OPEN_DEAD_LETTERS)
+            .bind(tenant)
+            .fetch_all(&mut *tx)
+            .await?;
         let queued = sqlx::query("UPDATE events SET status = 'pending' WHERE seq = ANY($1)")
             .bind(&seqs)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = $1")
+        sqlx::query(sql::UNPAUSE)
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
         let headers = BTreeMap::from([("requeued-dead-letters".to_owned(), queued.to_string())]);
-        outbox(
-            &mut tx,
-            tenant,
-            "resumed",
-            &status_record(tenant, "resumed", None),
-            &headers,
-        )
-        .await?;
+        let record = status_record(tenant, "resumed", None);
+        outbox(&mut tx, tenant, "resumed", &record, &headers).await?;
         tx.commit().await?;
         Ok(queued)
     }
 
     async fn mark_replayed(&self, event_seq: i64, fence: &Fence) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
-        sqlx::query(
-            "UPDATE dead_letters SET status = 'replayed'
-             WHERE event_seq = $1 AND status IN ('open', 'retrying')",
-        )
-        .bind(event_seq)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -918,32 +709,19 @@ impl DeadLetterStore for PgStore {
     }
 
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxRecord {
-                    id: row.get("id"),
-                    tenant_id: row.get("tenant_id"),
-                    kind: row.get("kind"),
-                    value: row.get("value"),
-                    headers: json("outbox headers", row.get("headers"))?,
-                    created_at: row.get("created_at"),
-                })
-            })
-            .collect()
+        let rows = sqlx::query(sql::UNPUBLISHED)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::outbox_record).collect()
     }
 
     async fn mark_published(&self, id: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::MARK_PUBLISHED)
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -953,16 +731,12 @@ impl OwnershipStore for PgStore {
     async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
         // The upsert locks the owner row: it waits for fenced writes of the previous claim
         // to commit, and every write under that claim after this one fails.
-        let epoch: i64 = sqlx::query_scalar(
-            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES ($1, $2, 1, now())
-             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner,
-                epoch = tenant_owners.epoch + 1, claimed_at = excluded.claimed_at
-             RETURNING epoch",
-        )
-        .bind(tenant)
-        .bind(owner)
-        .fetch_one(&self.pool)
-        .await?;
+        let epoch: i64 = sqlx::query_scalar(sql::CLAIM_TENANT)
+            .bind(tenant)
+            .bind(owner)
+            .bind(Utc::now())
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Fence {
             tenant: tenant.to_owned(),
             epoch,
@@ -1049,7 +823,7 @@ impl UpkeepStore for PgStore {
         let mut tx = self.pool.begin().await?;
         // Hold the tenant's intake while erasing, so no event of this customer slips in
         // between the check for waiting orders and the rewrite.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        sqlx::query(LOCK_TENANT)
             .bind(tenant)
             .execute(&mut *tx)
             .await?;

@@ -1,11 +1,11 @@
-//! What both stores write the same way: outbox records and their headers, JSON columns, and
-//! the queries whose SQL both dialects read alike.
+//! What both stores decide and write the same way: an event's intake status, outbox records
+//! and their headers, JSON columns, erasure plans.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{EventStatus, NewDeadLetter, StoreError, StoreResult, StoredEvent};
+use super::{Accepted, EventStatus, NewDeadLetter, NewEvent, StoreError, StoreResult, StoredEvent};
 use crate::domain::erasure::{contact_cache_key, redact_event, CustomerRef};
 
 pub(super) fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
@@ -125,40 +125,21 @@ pub(super) fn amount(text: Option<String>) -> StoreResult<Option<rust_decimal::D
     .transpose()
 }
 
-/// The orders list with each order's status, computed and filtered in the database (so a
-/// filter never misses what a row limit cut off). Parameters: $1 tenant, $2 held, $3 after
-/// seq, $4 order id or NULL, $5 status or NULL, $6 limit. SQLite numbers `$N` parameters by
-/// first appearance, which is their order here.
-pub(super) const ORDER_SUMMARIES: &str = "
-SELECT * FROM (
-    SELECT e.seq, e.event_id, e.order_id, e.received_at, o.step, o.invoice_guid,
-           o.invoice_number, o.contact_guid, o.error, o.error_class, o.attempts,
-           CASE WHEN o.step = 'awaiting_payment' THEN 'awaiting_payment'
-                WHEN o.step = 'cancelled' THEN 'cancelled'
-                WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
-                WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
-                WHEN e.status = 'resolved' THEN 'resolved'
-                WHEN $2 THEN 'held'
-                WHEN o.step IS NULL THEN 'pending'
-                ELSE 'in_progress' END AS status
-    FROM events e
-    LEFT JOIN orders o
-        ON o.tenant_id = e.tenant_id AND o.order_id = e.order_id AND o.document = 'invoice'
-    WHERE e.tenant_id = $1 AND e.document = 'invoice'
-      AND e.status NOT IN ('duplicate', 'conflict') AND e.seq > $3
-      AND ($4 IS NULL OR e.order_id = $4)
-) AS listed
-WHERE ($5 IS NULL OR status = $5)
-ORDER BY seq
-LIMIT $6";
+/// What a new event is, given the first event taken for its order's document (its seq and
+/// content hash): the first of its document, a resend of it, or a different version.
+pub(super) fn intake_status(first: Option<&(i64, String)>, event: &NewEvent) -> EventStatus {
+    match first {
+        None => EventStatus::Pending,
+        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+        Some(_) => EventStatus::Conflict,
+    }
+}
 
-/// Waiting events and open dead letters per tenant; $1 a tenant or NULL for all, $2 the
-/// page's start (ids after it), $3 its size.
-pub(super) const TENANT_COUNTS: &str = "
-SELECT t.id,
-       (SELECT COUNT(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending') AS pending,
-       (SELECT COUNT(*) FROM dead_letters d WHERE d.tenant_id = t.id AND d.status = 'open') AS open_dead
-FROM tenants t
-WHERE ($1 IS NULL OR t.id = $1) AND t.id > $2
-ORDER BY t.id
-LIMIT $3";
+/// The answer to an intake, once the event is written with `status` as `seq`.
+pub(super) fn accepted(status: EventStatus, seq: i64, first: Option<(i64, String)>) -> Accepted {
+    match (status, first) {
+        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
+        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+        _ => Accepted::New { seq },
+    }
+}

@@ -1,19 +1,17 @@
-//! The store on SQLite (WAL, one file): the embedded default.
+//! The store on SQLite (WAL, one file): the embedded default. Its statements are in `sql`,
+//! shared with PostgreSQL; what is SQLite's own here is the single writer (`BEGIN
+//! IMMEDIATE`), lists bound as JSON (`json_each`), and the gauges, pruning and erasure.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::records::{
-    self, amount, dead_letter_headers, json, outbox_headers, plan_erasure, status_record,
-};
+use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
 use super::*;
 use crate::config::EncryptionKeys;
 
@@ -32,19 +30,14 @@ pub struct SqliteStore {
 /// The most inbox writes one shared transaction takes.
 const MAX_INTAKE_BATCH: usize = 256;
 
-fn now() -> String {
-    Utc::now().to_rfc3339()
+/// Guids are kept as text: sqlx would bind a `Uuid` as 16 bytes.
+fn guid_text(guid: Option<Uuid>) -> Option<String> {
+    guid.map(|g| g.to_string())
 }
 
-fn time(text: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Corrupt(format!("timestamp '{text}'")))
-}
-
-fn guid(text: Option<String>) -> StoreResult<Option<Uuid>> {
-    text.map(|t| Uuid::parse_str(&t).map_err(|_| StoreError::Corrupt(format!("guid '{t}'"))))
-        .transpose()
+/// A list of numbers as SQLite reads it: a JSON array, unpacked with `json_each`.
+fn json_list<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).expect("numbers serialize")
 }
 
 /// The database file is made readable by the service's user only; SQLite gives its WAL and
@@ -127,7 +120,7 @@ impl SqliteStore {
     ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         let mut tx = self.write().await?;
         let epoch: Option<i64> =
-            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = ?")
+            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1")
                 .bind(&fence.tenant)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -138,171 +131,42 @@ impl SqliteStore {
     }
 
     /// Insert or replace a tenant (its pause is kept) on `conn`.
-    async fn upsert_tenant(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        tenant: &Tenant,
-    ) -> StoreResult<()> {
+    async fn upsert_tenant(&self, conn: &mut SqliteConnection, tenant: &Tenant) -> StoreResult<()> {
         let secrets = serde_json::to_vec(&tenant.secrets).expect("secrets serialize");
         let (sealed, key_id) = crypto::seal(&self.keys, &secrets);
-        sqlx::query(
-            "INSERT INTO tenants (id, organization_id, settings, account_vat, secrets, secrets_key_id,
-                                  pause_reason, paused_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
-                settings = excluded.settings, account_vat = excluded.account_vat,
-                secrets = excluded.secrets, secrets_key_id = excluded.secrets_key_id,
-                updated_at = excluded.updated_at",
-        )
-        .bind(&tenant.id)
-        .bind(tenant.organization_id)
-        .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
-        .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
-        .bind(sealed)
-        .bind(key_id)
-        .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
-        .bind(tenant.paused.as_ref().map(|p| p.at.to_rfc3339()))
-        .bind(tenant.created_at.to_rfc3339())
-        .bind(tenant.updated_at.to_rfc3339())
-        .execute(conn)
-        .await?;
+        sqlx::query(sql::UPSERT_TENANT)
+            .bind(&tenant.id)
+            .bind(tenant.organization_id)
+            .bind(serde_json::to_string(&tenant.settings).expect("settings serialize"))
+            .bind(serde_json::to_string(&tenant.account_vat).expect("map serializes"))
+            .bind(sealed)
+            .bind(key_id)
+            .bind(tenant.paused.as_ref().map(|p| p.reason.clone()))
+            .bind(tenant.paused.as_ref().map(|p| p.at))
+            .bind(tenant.created_at)
+            .bind(tenant.updated_at)
+            .execute(conn)
+            .await?;
         Ok(())
     }
-
-    fn tenant_from(&self, row: &SqliteRow) -> StoreResult<Tenant> {
-        let sealed: Vec<u8> = row.get("secrets");
-        let key_id: String = row.get("secrets_key_id");
-        let secrets = crypto::open(&self.keys, &key_id, &sealed)?;
-        let paused_at: Option<String> = row.get("paused_at");
-        let reason: Option<String> = row.get("pause_reason");
-        let paused = match (reason, paused_at) {
-            (Some(reason), Some(at)) => Some(Pause {
-                reason,
-                at: time(&at)?,
-            }),
-            _ => None,
-        };
-        Ok(Tenant {
-            id: row.get("id"),
-            organization_id: row.get("organization_id"),
-            settings: json("tenant settings", row.get("settings"))?,
-            account_vat: json("account VAT", row.get("account_vat"))?,
-            secrets: serde_json::from_slice(&secrets)
-                .map_err(|e| StoreError::Secrets(e.to_string()))?,
-            paused,
-            created_at: time(row.get("created_at"))?,
-            updated_at: time(row.get("updated_at"))?,
-        })
-    }
-}
-
-fn event_from(row: &SqliteRow) -> StoreResult<StoredEvent> {
-    Ok(StoredEvent {
-        seq: row.get("seq"),
-        tenant_id: row.get("tenant_id"),
-        event_id: row.get("event_id"),
-        order_id: row.get("order_id"),
-        document: row.get("document"),
-        payload: row.get("payload"),
-        status: EventStatus::parse(row.get("status"))?,
-        received_at: time(row.get("received_at"))?,
-        source: row
-            .get::<Option<String>, _>("source_topic")
-            .map(|topic| EventSource {
-                topic,
-                partition: row
-                    .get::<Option<i64>, _>("source_partition")
-                    .unwrap_or_default() as i32,
-                offset: row
-                    .get::<Option<i64>, _>("source_offset")
-                    .unwrap_or_default(),
-            }),
-        traceparent: row.get("traceparent"),
-    })
 }
 
 /// Write a record for the dead-letter topic inside the caller's transaction.
 async fn outbox(
-    tx: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     tenant: &str,
     kind: &str,
     value: &str,
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (tenant_id, kind, value, headers, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(tenant)
-    .bind(kind)
-    .bind(value)
-    .bind(outbox_headers(tenant, kind, headers))
-    .bind(now())
-    .fetch_one(tx)
-    .await?)
-}
-
-fn summary_from(row: &SqliteRow) -> StoreResult<OrderSummary> {
-    Ok(OrderSummary {
-        seq: row.get("seq"),
-        order_id: row.get("order_id"),
-        status: row.get("status"),
-        event_id: row.get("event_id"),
-        received_at: time(row.get("received_at"))?,
-        step: row
-            .get::<Option<&str>, _>("step")
-            .map(Step::parse)
-            .transpose()?,
-        dinero: DineroRefs {
-            invoice_guid: guid(row.get("invoice_guid"))?,
-            invoice_number: row.get("invoice_number"),
-            contact_guid: guid(row.get("contact_guid"))?,
-        },
-        error: row.get("error"),
-        error_class: row.get("error_class"),
-        attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u32,
-    })
-}
-
-fn order_from(row: &SqliteRow) -> StoreResult<OrderRecord> {
-    Ok(OrderRecord {
-        tenant_id: row.get("tenant_id"),
-        order_id: row.get("order_id"),
-        document: row.get("document"),
-        event_seq: row.get("event_seq"),
-        step: Step::parse(row.get("step"))?,
-        in_flight: row.get("in_flight"),
-        in_flight_epoch: row.get("in_flight_epoch"),
-        contact_guid: guid(row.get("contact_guid"))?,
-        invoice_guid: guid(row.get("invoice_guid"))?,
-        invoice_version: row.get("invoice_version"),
-        invoice_number: row.get("invoice_number"),
-        payments_done: row.get::<i64, _>("payments_done") as u32,
-        attempts: row.get::<i64, _>("attempts") as u32,
-        error_class: row.get("error_class"),
-        error: row.get("error"),
-        amount: amount(row.get("amount"))?,
-        created_at: time(row.get("created_at"))?,
-        updated_at: time(row.get("updated_at"))?,
-    })
-}
-
-fn dead_letter_from(row: &SqliteRow) -> StoreResult<DeadLetter> {
-    let resolved_at: Option<String> = row.get("resolved_at");
-    Ok(DeadLetter {
-        id: row.get("id"),
-        tenant_id: row.get("tenant_id"),
-        event_seq: row.get("event_seq"),
-        order_id: row.get("order_id"),
-        error_class: row.get("error_class"),
-        error_code: row.get("error_code"),
-        message: row.get("message"),
-        attempts: row.get::<i64, _>("attempts") as u32,
-        first_failed_at: time(row.get("first_failed_at"))?,
-        last_failed_at: time(row.get("last_failed_at"))?,
-        status: DeadLetterStatus::parse(row.get("status"))?,
-        resolution: row.get("resolution"),
-        resolved_at: resolved_at.as_deref().map(time).transpose()?,
-    })
+    Ok(sqlx::query_scalar(sql::INSERT_OUTBOX)
+        .bind(tenant)
+        .bind(kind)
+        .bind(value)
+        .bind(outbox_headers(tenant, kind, headers))
+        .bind(Utc::now())
+        .fetch_one(conn)
+        .await?)
 }
 
 #[async_trait]
@@ -317,12 +181,13 @@ impl TenantStore for SqliteStore {
         id: &str,
         change: &(dyn for<'t> Fn(&'t mut Tenant) + Send + Sync),
     ) -> StoreResult<Option<Tenant>> {
+        // The write lock, taken before the read, keeps every other writer out.
         let mut tx = self.write().await?;
-        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+        let row = sqlx::query(sql::TENANT)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(mut tenant) = row.as_ref().map(|row| self.tenant_from(row)).transpose()? else {
+        let Some(mut tenant) = row.map(|row| rows::tenant(&row, &self.keys)).transpose()? else {
             return Ok(None);
         };
         change(&mut tenant);
@@ -332,34 +197,33 @@ impl TenantStore for SqliteStore {
     }
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+        let row = sqlx::query(sql::TENANT)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(|row| self.tenant_from(row)).transpose()
+        row.map(|row| rows::tenant(&row, &self.keys)).transpose()
     }
 
     async fn tenants(&self, after: &str, limit: i64) -> StoreResult<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT * FROM tenants WHERE id > ? ORDER BY id LIMIT ?")
+        let rows = sqlx::query(sql::TENANTS_PAGE)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|row| self.tenant_from(row)).collect()
+        rows.iter()
+            .map(|row| rows::tenant(row, &self.keys))
+            .collect()
     }
 
     async fn pause(&self, tenant: &str, reason: &str) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        // A tenant already paused keeps its first reason: that is what stopped it.
-        let paused = sqlx::query(
-            "UPDATE tenants SET pause_reason = ?, paused_at = ? WHERE id = ? AND pause_reason IS NULL",
-        )
-        .bind(reason)
-        .bind(now())
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let paused = sqlx::query(sql::PAUSE)
+            .bind(reason)
+            .bind(Utc::now())
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if paused > 0 {
             let headers = BTreeMap::from([("reason".to_owned(), reason.to_owned())]);
             let record = status_record(tenant, "paused", Some(reason));
@@ -375,22 +239,13 @@ impl TenantStore for SqliteStore {
         after: &str,
         limit: i64,
     ) -> StoreResult<BTreeMap<String, TenantCounts>> {
-        let rows = sqlx::query(records::TENANT_COUNTS)
+        let rows = sqlx::query(sql::TENANT_COUNTS)
             .bind(tenant)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let counts = TenantCounts {
-                    pending_events: row.get("pending"),
-                    open_dead_letters: row.get("open_dead"),
-                };
-                (row.get("id"), counts)
-            })
-            .collect())
+        Ok(rows.iter().map(rows::tenant_counts).collect())
     }
 }
 
@@ -421,42 +276,30 @@ async fn accept_together(
 
 /// Write an event to the inbox, recognising duplicates by event id and by order and
 /// document, on `conn` (inside the caller's transaction).
-async fn accept_in(conn: &mut sqlx::SqliteConnection, event: &NewEvent) -> StoreResult<Accepted> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM events WHERE tenant_id = ? AND event_id = ?")
-            .bind(&event.tenant_id)
-            .bind(&event.event_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn accept_in(conn: &mut SqliteConnection, event: &NewEvent) -> StoreResult<Accepted> {
+    let existing: Option<i64> = sqlx::query_scalar(sql::EVENT_BY_ID)
+        .bind(&event.tenant_id)
+        .bind(&event.event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some(seq) = existing {
         return Ok(Accepted::DuplicateEvent { seq });
     }
-    let first: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, content_hash FROM events WHERE tenant_id = ? AND order_id = ?
-               AND document = ? AND status NOT IN ('duplicate', 'conflict') ORDER BY seq LIMIT 1",
-    )
-    .bind(&event.tenant_id)
-    .bind(&event.order_id)
-    .bind(&event.document)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let status = match &first {
-        None => EventStatus::Pending,
-        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
-        Some(_) => EventStatus::Conflict,
-    };
-    let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO events (tenant_id, event_id, order_id, payload, content_hash, status, received_at,
-                                 source_topic, source_partition, source_offset, traceparent, document)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
+    let first: Option<(i64, String)> = sqlx::query_as(sql::FIRST_OF_DOCUMENT)
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .bind(&event.document)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let status = records::intake_status(first.as_ref(), event);
+    let seq: i64 = sqlx::query_scalar(sql::INSERT_EVENT)
         .bind(&event.tenant_id)
         .bind(&event.event_id)
         .bind(&event.order_id)
         .bind(&event.payload)
         .bind(&event.content_hash)
         .bind(status.as_str())
-        .bind(now())
+        .bind(Utc::now())
         .bind(event.source.as_ref().map(|s| s.topic.clone()))
         .bind(event.source.as_ref().map(|s| i64::from(s.partition)))
         .bind(event.source.as_ref().map(|s| s.offset))
@@ -464,11 +307,7 @@ async fn accept_in(conn: &mut sqlx::SqliteConnection, event: &NewEvent) -> Store
         .bind(&event.document)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(match (status, first) {
-        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
-        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
-        _ => Accepted::New { seq },
-    })
+    Ok(records::accepted(status, seq, first))
 }
 
 #[async_trait]
@@ -478,13 +317,11 @@ impl InboxStore for SqliteStore {
     }
 
     async fn next_pending_event(&self, tenant: &str) -> StoreResult<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = ? AND status = 'pending' ORDER BY seq LIMIT 1",
-        )
-        .bind(tenant)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(event_from).transpose()
+        let row = sqlx::query(sql::NEXT_PENDING)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::event).transpose()
     }
 
     async fn pending_event_for_order(
@@ -492,15 +329,12 @@ impl InboxStore for SqliteStore {
         tenant: &str,
         order_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT * FROM events WHERE tenant_id = ? AND order_id = ? AND status IN ('pending', 'dead')
-             ORDER BY seq LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(event_from).transpose()
+        let row = sqlx::query(sql::PENDING_FOR_ORDER)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::event).transpose()
     }
 
     async fn events_for_order(
@@ -508,13 +342,12 @@ impl InboxStore for SqliteStore {
         tenant: &str,
         order_id: &str,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let rows =
-            sqlx::query("SELECT * FROM events WHERE tenant_id = ? AND order_id = ? ORDER BY seq")
-                .bind(tenant)
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(event_from).collect()
+        let rows = sqlx::query(sql::EVENTS_FOR_ORDER)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::event).collect()
     }
 
     async fn set_event_status(
@@ -524,7 +357,7 @@ impl InboxStore for SqliteStore {
         fence: &Fence,
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
-        sqlx::query("UPDATE events SET status = ? WHERE seq = ?")
+        sqlx::query(sql::SET_EVENT_STATUS)
             .bind(status.as_str())
             .bind(seq)
             .execute(&mut *tx)
@@ -534,30 +367,28 @@ impl InboxStore for SqliteStore {
     }
 
     async fn tenants_with_pending_events(&self) -> StoreResult<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events WHERE status = 'pending'")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::TENANTS_WITH_PENDING)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn count_pending(&self, tenant: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND status = 'pending'",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::COUNT_PENDING)
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn tenants_on(&self, topic: &str, partitions: &[i32]) -> StoreResult<Vec<String>> {
-        let list = serde_json::to_string(partitions).expect("numbers serialize");
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = ?
-               AND source_partition IN (SELECT value FROM json_each(?))",
+            "SELECT DISTINCT tenant_id FROM events WHERE source_topic = $1
+               AND source_partition IN (SELECT value FROM json_each($2))",
         )
         .bind(topic)
-        .bind(list)
+        .bind(json_list(partitions))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -570,13 +401,12 @@ impl InboxStore for SqliteStore {
         if partitions.is_empty() {
             return Ok(Vec::new());
         }
-        let list = serde_json::to_string(partitions).expect("numbers serialize");
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = ?
-               AND source_partition IN (SELECT value FROM json_each(?))",
+            "SELECT DISTINCT tenant_id FROM events WHERE status = 'pending' AND source_topic = $1
+               AND source_partition IN (SELECT value FROM json_each($2))",
         )
         .bind(topic)
-        .bind(list)
+        .bind(json_list(partitions))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -584,51 +414,39 @@ impl InboxStore for SqliteStore {
 
 /// The ledger row and its history rows, inside the caller's transaction.
 async fn write_order(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    conn: &mut SqliteConnection,
     order: &OrderRecord,
     history: &[Reached<'_>],
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch, contact_guid,
-                             invoice_guid, invoice_version, invoice_number, payments_done, attempts,
-                             error_class, error, created_at, updated_at, amount)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
-            step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
-            contact_guid = excluded.contact_guid,
-            invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
-            invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
-            attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-            updated_at = excluded.updated_at, amount = excluded.amount",
-    )
-    .bind(&order.tenant_id)
-    .bind(&order.order_id)
-    .bind(&order.document)
-    .bind(order.event_seq)
-    .bind(order.step.as_str())
-    .bind(&order.in_flight)
-    .bind(order.in_flight_epoch)
-    .bind(order.contact_guid.map(|g| g.to_string()))
-    .bind(order.invoice_guid.map(|g| g.to_string()))
-    .bind(&order.invoice_version)
-    .bind(order.invoice_number)
-    .bind(i64::from(order.payments_done))
-    .bind(i64::from(order.attempts))
-    .bind(&order.error_class)
-    .bind(&order.error)
-    .bind(order.created_at.to_rfc3339())
-    .bind(now())
-    .bind(order.amount.map(|a| a.to_string()))
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(sql::UPSERT_ORDER)
+        .bind(&order.tenant_id)
+        .bind(&order.order_id)
+        .bind(&order.document)
+        .bind(order.event_seq)
+        .bind(order.step.as_str())
+        .bind(&order.in_flight)
+        .bind(order.in_flight_epoch)
+        .bind(guid_text(order.contact_guid))
+        .bind(guid_text(order.invoice_guid))
+        .bind(&order.invoice_version)
+        .bind(order.invoice_number)
+        .bind(i64::from(order.payments_done))
+        .bind(i64::from(order.attempts))
+        .bind(&order.error_class)
+        .bind(&order.error)
+        .bind(order.created_at)
+        .bind(Utc::now())
+        .bind(order.amount.map(|a| a.to_string()))
+        .execute(&mut *conn)
+        .await?;
     for reached in history {
-        sqlx::query("INSERT INTO order_history (tenant_id, order_id, at, step, detail) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query(sql::INSERT_HISTORY)
             .bind(&order.tenant_id)
             .bind(&order.order_id)
-            .bind(reached.at.to_rfc3339())
+            .bind(reached.at)
             .bind(reached.step)
             .bind(&reached.detail)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
@@ -642,26 +460,22 @@ impl LedgerStore for SqliteStore {
         order_id: &str,
         document: &str,
     ) -> StoreResult<Option<OrderRecord>> {
-        let row = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? AND document = ?",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .bind(document)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(order_from).transpose()
+        let row = sqlx::query(sql::DOCUMENT)
+            .bind(tenant)
+            .bind(order_id)
+            .bind(document)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::order).transpose()
     }
 
     async fn documents(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<OrderRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = ? AND order_id = ? ORDER BY event_seq",
-        )
-        .bind(tenant)
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(order_from).collect()
+        let rows = sqlx::query(sql::DOCUMENTS)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::order).collect()
     }
 
     async fn save_order(
@@ -685,35 +499,26 @@ impl LedgerStore for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
         write_order(&mut tx, order, history).await?;
-        sqlx::query("UPDATE events SET status = 'done' WHERE seq = ?")
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(EventStatus::Done.as_str())
             .bind(event_seq)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status IN ('open', 'retrying')",
-        )
-        .bind(event_seq)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
-        let rows = sqlx::query("SELECT at, step, detail FROM order_history WHERE tenant_id = ? AND order_id = ? ORDER BY id")
+        let rows = sqlx::query(sql::ORDER_HISTORY)
             .bind(tenant)
             .bind(order_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HistoryEntry {
-                    at: time(row.get("at"))?,
-                    step: row.get("step"),
-                    detail: row.get("detail"),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::history).collect()
     }
 
     async fn orders(
@@ -722,44 +527,39 @@ impl LedgerStore for SqliteStore {
         step: Option<Step>,
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM orders WHERE tenant_id = ? AND (? IS NULL OR step = ?) ORDER BY event_seq LIMIT ?",
-        )
-        .bind(tenant)
-        .bind(step.map(Step::as_str))
-        .bind(step.map(Step::as_str))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(order_from).collect()
+        let rows = sqlx::query(sql::ORDERS)
+            .bind(tenant)
+            .bind(step.map(Step::as_str))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::order).collect()
     }
 
     async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>> {
-        let text: Option<String> = sqlx::query_scalar(
-            "SELECT contact_guid FROM contacts WHERE tenant_id = ? AND contact_key = ?",
-        )
-        .bind(tenant)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        guid(text)
+        let row = sqlx::query(sql::CONTACT)
+            .bind(tenant)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|row| rows::Columns::guid_opt(&row, "contact_guid"))
+            .transpose()?
+            .flatten())
     }
 
     async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES (?, ?, ?)
-             ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.contact_guid",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(guid.to_string())
-        .execute(&self.writer)
-        .await?;
+        sqlx::query(sql::PUT_CONTACT)
+            .bind(tenant)
+            .bind(key)
+            .bind(guid.to_string())
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
     async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
-        let rows = sqlx::query(records::ORDER_SUMMARIES)
+        let rows = sqlx::query(sql::ORDER_SUMMARIES)
             .bind(filter.tenant)
             .bind(filter.held)
             .bind(filter.after_seq)
@@ -768,7 +568,7 @@ impl LedgerStore for SqliteStore {
             .bind(filter.limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(summary_from).collect()
+        rows.iter().map(rows::summary).collect()
     }
 }
 
@@ -782,31 +582,23 @@ impl DeadLetterStore for SqliteStore {
     ) -> StoreResult<i64> {
         let mut tx = self.write_fenced(fence).await?;
         let at = Utc::now();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_code, message, attempts,
-                                       first_failed_at, last_failed_at, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') RETURNING id",
-        )
-        .bind(&letter.tenant_id)
-        .bind(letter.event_seq)
-        .bind(&letter.order_id)
-        .bind(letter.error_class.as_str())
-        .bind(&letter.error_code)
-        .bind(&letter.message)
-        .bind(i64::from(letter.attempts))
-        .bind(letter.first_failed_at.to_rfc3339())
-        .bind(at.to_rfc3339())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE events SET status = 'dead' WHERE seq = ?")
+        let id: i64 = sqlx::query_scalar(sql::INSERT_DEAD_LETTER)
+            .bind(&letter.tenant_id)
             .bind(letter.event_seq)
-            .execute(&mut *tx)
+            .bind(&letter.order_id)
+            .bind(letter.error_class.as_str())
+            .bind(&letter.error_code)
+            .bind(&letter.message)
+            .bind(i64::from(letter.attempts))
+            .bind(letter.first_failed_at)
+            .bind(at)
+            .fetch_one(&mut *tx)
             .await?;
-        let event = sqlx::query("SELECT * FROM events WHERE seq = ?")
+        let event = sqlx::query(sql::EVENT_DEAD)
             .bind(letter.event_seq)
             .fetch_one(&mut *tx)
             .await?;
-        let event = event_from(&event)?;
+        let event = rows::event(&event)?;
         let headers = dead_letter_headers(&letter, &event, at, pause_reason);
         outbox(
             &mut tx,
@@ -816,47 +608,43 @@ impl DeadLetterStore for SqliteStore {
             &headers,
         )
         .await?;
-
-        sqlx::query(
-            "UPDATE tenants SET pause_reason = COALESCE(pause_reason, ?), paused_at = COALESCE(paused_at, ?) WHERE id = ?",
-        )
-        .bind(pause_reason)
-        .bind(at.to_rfc3339())
-        .bind(&letter.tenant_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::PAUSE_KEEPING_FIRST)
+            .bind(pause_reason)
+            .bind(at)
+            .bind(&letter.tenant_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     async fn dead_letters(&self, tenant: &str) -> StoreResult<Vec<DeadLetter>> {
-        let rows = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = ? ORDER BY id")
+        let rows = sqlx::query(sql::DEAD_LETTERS)
             .bind(tenant)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(dead_letter_from).collect()
+        rows.iter().map(rows::dead_letter).collect()
     }
 
     async fn dead_letter(&self, tenant: &str, id: i64) -> StoreResult<Option<DeadLetter>> {
-        let row = sqlx::query("SELECT * FROM dead_letters WHERE tenant_id = ? AND id = ?")
+        let row = sqlx::query(sql::DEAD_LETTER)
             .bind(tenant)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(dead_letter_from).transpose()
+        row.as_ref().map(rows::dead_letter).transpose()
     }
 
     async fn retry_dead_letter(&self, tenant: &str, id: i64) -> StoreResult<bool> {
         let mut tx = self.write().await?;
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE dead_letters SET status = 'retrying' WHERE tenant_id = ? AND id = ? AND status = 'open' RETURNING event_seq",
-        )
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let seq: Option<i64> = sqlx::query_scalar(sql::RETRY_DEAD_LETTER)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(seq) = seq {
-            sqlx::query("UPDATE events SET status = 'pending' WHERE seq = ?")
+            sqlx::query(sql::SET_EVENT_STATUS)
+                .bind(EventStatus::Pending.as_str())
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -867,18 +655,16 @@ impl DeadLetterStore for SqliteStore {
 
     async fn resolve_dead_letter(&self, tenant: &str, id: i64, reason: &str) -> StoreResult<bool> {
         let mut tx = self.write().await?;
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE dead_letters SET status = 'resolved', resolution = ?, resolved_at = ?
-             WHERE tenant_id = ? AND id = ? AND status IN ('open', 'retrying') RETURNING event_seq",
-        )
-        .bind(reason)
-        .bind(now())
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let seq: Option<i64> = sqlx::query_scalar(sql::RESOLVE_DEAD_LETTER)
+            .bind(reason)
+            .bind(Utc::now())
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(seq) = seq {
-            sqlx::query("UPDATE events SET status = 'resolved' WHERE seq = ?")
+            sqlx::query(sql::SET_EVENT_STATUS)
+                .bind(EventStatus::Resolved.as_str())
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -889,40 +675,31 @@ impl DeadLetterStore for SqliteStore {
 
     async fn resume(&self, tenant: &str) -> StoreResult<u64> {
         let mut tx = self.write().await?;
+        let seqs: Vec<i64> = sqlx::query_scalar(sql::RETRY_OPEN_DEAD_LETTERS)
+            .bind(tenant)
+            .fetch_all(&mut *tx)
+            .await?;
         let queued = sqlx::query(
-            "UPDATE events SET status = 'pending' WHERE seq IN
-               (SELECT event_seq FROM dead_letters WHERE tenant_id = ? AND status = 'open')",
+            "UPDATE events SET status = 'pending' WHERE seq IN (SELECT value FROM json_each($1))",
         )
-        .bind(tenant)
+        .bind(json_list(&seqs))
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query(
-            "UPDATE dead_letters SET status = 'retrying' WHERE tenant_id = ? AND status = 'open'",
-        )
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE tenants SET pause_reason = NULL, paused_at = NULL WHERE id = ?")
+        sqlx::query(sql::UNPAUSE)
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
         let headers = BTreeMap::from([("requeued-dead-letters".to_owned(), queued.to_string())]);
-        outbox(
-            &mut tx,
-            tenant,
-            "resumed",
-            &status_record(tenant, "resumed", None),
-            &headers,
-        )
-        .await?;
+        let record = status_record(tenant, "resumed", None);
+        outbox(&mut tx, tenant, "resumed", &record, &headers).await?;
         tx.commit().await?;
         Ok(queued)
     }
 
     async fn mark_replayed(&self, event_seq: i64, fence: &Fence) -> StoreResult<()> {
         let mut tx = self.write_fenced(fence).await?;
-        sqlx::query("UPDATE dead_letters SET status = 'replayed' WHERE event_seq = ? AND status IN ('open', 'retrying')")
+        sqlx::query(sql::REPLAYED)
             .bind(event_seq)
             .execute(&mut *tx)
             .await?;
@@ -937,35 +714,21 @@ impl DeadLetterStore for SqliteStore {
         value: &str,
         headers: &BTreeMap<String, String>,
     ) -> StoreResult<i64> {
-        let mut tx = self.write().await?;
-        let id = outbox(&mut tx, tenant, kind, value, headers).await?;
-        tx.commit().await?;
-        Ok(id)
+        let mut conn = self.writer.acquire().await?;
+        outbox(&mut conn, tenant, kind, value, headers).await
     }
 
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxRecord {
-                    id: row.get("id"),
-                    tenant_id: row.get("tenant_id"),
-                    kind: row.get("kind"),
-                    value: row.get("value"),
-                    headers: json("outbox headers", row.get("headers"))?,
-                    created_at: time(row.get("created_at"))?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(sql::UNPUBLISHED)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::outbox_record).collect()
     }
 
     async fn mark_published(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET published_at = ? WHERE id = ?")
-            .bind(now())
+        sqlx::query(sql::MARK_PUBLISHED)
+            .bind(Utc::now())
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -976,19 +739,12 @@ impl DeadLetterStore for SqliteStore {
 #[async_trait]
 impl OwnershipStore for SqliteStore {
     async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
-        let mut tx = self.write().await?;
-        let epoch: i64 = sqlx::query_scalar(
-            "INSERT INTO tenant_owners (tenant_id, owner, epoch, claimed_at) VALUES (?, ?, 1, ?)
-             ON CONFLICT (tenant_id) DO UPDATE SET owner = excluded.owner, epoch = tenant_owners.epoch + 1,
-                claimed_at = excluded.claimed_at
-             RETURNING epoch",
-        )
-        .bind(tenant)
-        .bind(owner)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let epoch: i64 = sqlx::query_scalar(sql::CLAIM_TENANT)
+            .bind(tenant)
+            .bind(owner)
+            .bind(Utc::now())
+            .fetch_one(&self.writer)
+            .await?;
         Ok(Fence {
             tenant: tenant.to_owned(),
             epoch,
