@@ -78,6 +78,9 @@ pub struct Metrics {
     pub rebalances: IntCounterVec,
     /// Kafka offset commits by result (ok, failed).
     pub commits: IntCounterVec,
+    /// Records the Kafka consumer took together (what librdkafka had fetched): one offset
+    /// commit and shared inbox commits per batch.
+    pub consumer_batch: Histogram,
     /// The consumer's lag per input partition it holds (librdkafka's statistics): records
     /// behind the partition's end. Partitions are few and fixed, unlike tenants.
     pub consumer_lag: IntGaugeVec,
@@ -174,6 +177,17 @@ impl Metrics {
         .expect("valid");
         registry
             .register(Box::new(order_duration.clone()))
+            .expect("registered once");
+        let consumer_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "kafka_consumer_batch_records",
+                "Records the Kafka consumer took together from what librdkafka had fetched.",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(consumer_batch.clone()))
             .expect("registered once");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "1, labelled with the version of this build."),
@@ -303,6 +317,7 @@ impl Metrics {
                 "Kafka offset commits by result.",
                 &["result"],
             ),
+            consumer_batch,
             consumer_lag: gauge_vec(
                 &registry,
                 "kafka_consumer_lag_records",

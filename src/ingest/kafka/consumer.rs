@@ -1,5 +1,6 @@
-//! The consumer group on the input topic. Each record is checked, written to the inbox, and
-//! only then is its offset committed (manual commits only). A paused or slow tenant never
+//! The consumer group on the input topic. The records librdkafka has fetched are taken
+//! together; each is checked and written to the inbox, and only then are their offsets
+//! committed (manual commits only, one per batch). A paused or slow tenant never
 //! holds back its partition: its events wait in the inbox, not in Kafka. A record that is not
 //! an acceptable event goes to the dead-letter topic with the reason, and consuming goes on.
 
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::join_all;
+use futures::FutureExt as _;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -179,6 +182,9 @@ async fn follow_ownership(
     }
 }
 
+/// The most records taken from librdkafka's queue at once (what it has fetched already).
+const MAX_BATCH: usize = 256;
+
 pub struct Consumer {
     consumer: StreamConsumer<Rebalancer>,
     store: Arc<dyn Store>,
@@ -259,11 +265,11 @@ impl Consumer {
             ));
         }
         loop {
-            let message = tokio::select! {
+            let first = tokio::select! {
                 message = self.consumer.recv() => message,
                 _ = stop.wait_for(|stop| *stop) => break,
             };
-            let message = match message {
+            let first = match first {
                 Ok(message) => message,
                 Err(error) => {
                     self.health.connected.store(false, Ordering::SeqCst);
@@ -273,22 +279,19 @@ impl Consumer {
                 }
             };
             self.health.connected.store(true, Ordering::SeqCst);
-            let refused = match self.handle(&message).await {
-                Some(refused) => refused,
-                // Shutting down before the record was written: it stays uncommitted.
-                None => break,
-            };
-            // Only now, with the record in the inbox (or the outbox), does its offset count.
-            let committed = self
-                .consumer
-                .store_offset_from_message(&message)
-                .and_then(|()| self.consumer.commit_consumer_state(CommitMode::Async));
-            let result = if committed.is_ok() { "ok" } else { "failed" };
-            self.metrics.commits.with_label_values(&[result]).inc();
-            if let Err(error) = committed {
-                tracing::warn!(%error, "offset commit failed; the record may be read again (the inbox deduplicates)");
+            let batch = self.fetched_with(first);
+            let outcomes = self.handle_batch(&batch).await;
+            // Only now, with the records in the inbox (or the outbox), do their offsets count.
+            self.commit_written(&batch, &outcomes);
+            if outcomes.contains(&None) {
+                // Shutting down before a record was written: it and what follows it in its
+                // partition stay uncommitted.
+                break;
             }
-            if self.storm.record(refused) {
+            let tripped = outcomes
+                .iter()
+                .any(|refused| self.storm.record(*refused == Some(true)));
+            if tripped {
                 self.health.storm.store(true, Ordering::SeqCst);
                 self.metrics.storm_guard_active.set(1);
                 self.metrics.storm_guard_trips.inc();
@@ -301,6 +304,84 @@ impl Consumer {
             tracing::debug!(%error, "final commit");
         }
         tracing::info!("Kafka consumer stopped");
+    }
+
+    /// `first` and the records librdkafka has already fetched behind it (up to
+    /// `MAX_BATCH`), without waiting for more: under load a batch fills, in a trickle it is
+    /// one record. (`recv` is cancellation safe: a record not ready is not taken.)
+    fn fetched_with<'c>(&'c self, first: BorrowedMessage<'c>) -> Vec<BorrowedMessage<'c>> {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match self.consumer.recv().now_or_never() {
+                Some(Ok(message)) => batch.push(message),
+                // An error is met again, and reported, by the next wait.
+                Some(Err(_)) | None => break,
+            }
+        }
+        self.metrics.consumer_batch.observe(batch.len() as f64);
+        batch
+    }
+
+    /// Each record of the batch into the inbox or the outbox; the outcomes in the batch's
+    /// order, as `handle` gives them. A tenant's records are written one after another, in
+    /// their order; different tenants side by side, so their writes share commits.
+    async fn handle_batch(&self, batch: &[BorrowedMessage<'_>]) -> Vec<Option<bool>> {
+        let mut by_tenant: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+        for (index, message) in batch.iter().enumerate() {
+            by_tenant
+                .entry(decode::key(message))
+                .or_default()
+                .push(index);
+        }
+        let tenants = by_tenant.into_values().map(|indexes| async move {
+            let mut outcomes = Vec::with_capacity(indexes.len());
+            for index in indexes {
+                let outcome = self.handle(&batch[index]).await;
+                outcomes.push((index, outcome));
+                if outcome.is_none() {
+                    break;
+                }
+            }
+            outcomes
+        });
+        let mut outcomes = vec![None; batch.len()];
+        for (index, outcome) in join_all(tenants).await.into_iter().flatten() {
+            outcomes[index] = outcome;
+        }
+        outcomes
+    }
+
+    /// Store the offset of each partition's last record written with nothing unwritten
+    /// before it, then commit them all in one request (asynchronously: a failure only means a
+    /// record may be read again, which the inbox recognises).
+    fn commit_written(&self, batch: &[BorrowedMessage<'_>], outcomes: &[Option<bool>]) {
+        let mut blocked: Vec<i32> = Vec::new();
+        let mut stored = 0;
+        for (message, outcome) in batch.iter().zip(outcomes) {
+            if blocked.contains(&message.partition()) {
+                continue;
+            }
+            if outcome.is_none() {
+                blocked.push(message.partition());
+                continue;
+            }
+            if let Err(error) = self.consumer.store_offset_from_message(message) {
+                self.metrics.commits.with_label_values(&["failed"]).inc();
+                tracing::warn!(%error, "offset not stored; the record may be read again (the inbox deduplicates)");
+                blocked.push(message.partition());
+                continue;
+            }
+            stored += 1;
+        }
+        if stored == 0 {
+            return;
+        }
+        let committed = self.consumer.commit_consumer_state(CommitMode::Async);
+        let result = if committed.is_ok() { "ok" } else { "failed" };
+        self.metrics.commits.with_label_values(&[result]).inc();
+        if let Err(error) = committed {
+            tracing::warn!(%error, "offset commit failed; the records may be read again (the inbox deduplicates)");
+        }
     }
 
     /// Inbox or dead-letter record: `Some(true)` when refused, `None` when shutdown came
