@@ -218,6 +218,7 @@ impl Application {
                 self.start_lanes().await;
             }
         }
+        self.core.resume_jobs().await;
         let mut metrics_server = None;
         if let Some((listener, _)) = self.metrics_listener.take() {
             let server = http::metrics_server(listener, self.metrics.clone())?;

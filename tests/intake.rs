@@ -686,6 +686,9 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         ("get", "/v1/tenants/{tenant_id}/orders"),
         ("get", "/v1/tenants/{tenant_id}/orders/{order_id}"),
         ("post", "/v1/tenants/{tenant_id}/orders/{order_id}/transfer"),
+        ("post", "/v1/tenants/{tenant_id}/transfers"),
+        ("get", "/v1/tenants/{tenant_id}/transfers/{job_id}"),
+        ("post", "/v1/tenants/{tenant_id}/transfers/{job_id}/cancel"),
         ("get", "/v1/tenants/{tenant_id}/dead-letters"),
         ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/retry"),
         ("post", "/v1/tenants/{tenant_id}/dead-letters/{id}/resolve"),
@@ -707,6 +710,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
             path.replace("{tenant_id}", "shop")
                 .replace("{order_id}", "1")
                 .replace("{id}", "1")
+                .replace("{job_id}", "5f0c7f4e-52a4-4c1c-9b4e-0b8f1d0c2a11")
         );
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let response = harness
@@ -723,7 +727,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        16,
+        19,
         "every documented path is in the list above"
     );
 }

@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod money_events;
 pub mod order;
 pub mod tenant;
+pub mod transfer_job;
 
 pub use dead_letter::{DeadLetter, DeadLetterStatus, NewDeadLetter, OutboxRecord};
 pub use failure::ErrorClass;

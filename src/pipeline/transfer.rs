@@ -21,7 +21,7 @@ use crate::domain::{OrderRecord, Reached, Step, StoredEvent, Tenant};
 use crate::store::{Fence, Store};
 
 /// Per-call changes to the tenant's settings (manual transfer).
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// E.g. `false`: transfer without the shop's invoice number after a number collision.

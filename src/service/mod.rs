@@ -1,6 +1,6 @@
 //! The core the adapters call. The webhook, the admin API and the Kafka consumer each
 //! authenticate and parse in their own terms, then make one call here: intake, tenant
-//! onboarding, order queries, dead letters, erasure, readiness. Nothing here knows HTTP.
+//! onboarding, order queries, transfers, dead letters, erasure, readiness. Nothing here knows HTTP.
 
 pub mod checks;
 mod dead_letters;
@@ -10,6 +10,7 @@ mod intake;
 mod orders;
 mod readiness;
 mod tenants;
+mod transfers;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ pub use intake::{InputTopic, Origin, Receipt};
 pub use orders::{OrderPage, OrderQuery, ORDER_STATUSES};
 pub use readiness::{ConsumerStatus, Readiness};
 pub use tenants::{TenantInput, TenantView};
+pub use transfers::Selection;
 
 use crate::dinero::DineroClient;
 use crate::domain::Tenant;

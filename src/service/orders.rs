@@ -86,7 +86,7 @@ pub struct PauseView {
 }
 
 /// Its waiting orders are held: paused, or transferring by hand only.
-fn held(tenant: &Tenant) -> bool {
+pub(super) fn held(tenant: &Tenant) -> bool {
     tenant.paused.is_some() || !tenant.settings.auto_transfer
 }
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::config::{EncryptionKeys, StoreKind, StoreSettings};
 use crate::domain::erasure::CustomerRef;
+use crate::domain::transfer_job::{ItemState, JobItem, NewJob, TransferJob};
 use crate::domain::{
     Accepted, DeadLetter, ErrorClass, EventStatus, HistoryEntry, NewDeadLetter, NewEvent,
     OrderRecord, OrderSummary, OutboxRecord, Reached, Step, StoredEvent, Tenant, TenantCounts,
@@ -349,6 +350,35 @@ pub trait DeadLetterStore: Send + Sync + 'static {
     async fn mark_published(&self, id: i64) -> StoreResult<()>;
 }
 
+/// Transfers of selected orders: jobs and what became of each of their orders.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// The job and its orders, all `waiting`, together.
+    async fn create_job(&self, job: &NewJob) -> StoreResult<()>;
+
+    async fn job(&self, tenant: &str, id: &str) -> StoreResult<Option<TransferJob>>;
+
+    /// The job's first order still waiting; none once it is cancelled or through.
+    async fn next_job_order(&self, job_id: &str) -> StoreResult<Option<JobItem>>;
+
+    async fn set_job_order(
+        &self,
+        job_id: &str,
+        position: i64,
+        state: ItemState,
+        reason: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// A running job is through: every order was tried.
+    async fn finish_job(&self, job_id: &str) -> StoreResult<()>;
+
+    /// Stop a running job: its waiting orders are `cancelled`. False when it was not running.
+    async fn cancel_job(&self, tenant: &str, id: &str) -> StoreResult<bool>;
+
+    /// Jobs not through, oldest first, as (tenant, job id): picked up again after a restart.
+    async fn running_jobs(&self) -> StoreResult<Vec<(String, String)>>;
+}
+
 /// Which lane works a tenant: claims and their fencing epochs.
 #[async_trait]
 pub trait OwnershipStore: Send + Sync + 'static {
@@ -378,11 +408,17 @@ pub trait UpkeepStore: Send + Sync + 'static {
 /// Everything the service keeps, one trait per concern. Implementations must make each
 /// method atomic. A part of the pipeline that needs one concern takes that trait alone.
 pub trait Store:
-    TenantStore + InboxStore + LedgerStore + DeadLetterStore + OwnershipStore + UpkeepStore
+    TenantStore + InboxStore + LedgerStore + DeadLetterStore + JobStore + OwnershipStore + UpkeepStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + InboxStore + LedgerStore + DeadLetterStore + OwnershipStore + UpkeepStore
+    T: TenantStore
+        + InboxStore
+        + LedgerStore
+        + DeadLetterStore
+        + JobStore
+        + OwnershipStore
+        + UpkeepStore
 {
 }

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    DeadLetterStore, Erasure, Fence, InboxStore, LedgerStore, OrderFilter, OwnershipStore, Pruned,
-    Store, StoreError, StoreGauges, StoreResult, TenantStore, UpkeepStore,
+    DeadLetterStore, Erasure, Fence, InboxStore, JobStore, LedgerStore, OrderFilter,
+    OwnershipStore, Pruned, Store, StoreError, StoreGauges, StoreResult, TenantStore, UpkeepStore,
 };
 use crate::domain::erasure::CustomerRef;
+use crate::domain::transfer_job::{ItemState, JobItem, NewJob, TransferJob};
 use crate::domain::{
     Accepted, DeadLetter, EventStatus, HistoryEntry, NewDeadLetter, NewEvent, OrderRecord,
     OrderSummary, OutboxRecord, Reached, Step, StoredEvent, Tenant, TenantCounts,
@@ -263,6 +264,43 @@ impl DeadLetterStore for ObservedStore {
 
     async fn mark_published(&self, id: i64) -> StoreResult<()> {
         observed!(self.mark_published(id))
+    }
+}
+
+#[async_trait]
+impl JobStore for ObservedStore {
+    async fn create_job(&self, job: &NewJob) -> StoreResult<()> {
+        observed!(self.create_job(job))
+    }
+
+    async fn job(&self, tenant: &str, id: &str) -> StoreResult<Option<TransferJob>> {
+        observed!(self.job(tenant, id))
+    }
+
+    async fn next_job_order(&self, job_id: &str) -> StoreResult<Option<JobItem>> {
+        observed!(self.next_job_order(job_id))
+    }
+
+    async fn set_job_order(
+        &self,
+        job_id: &str,
+        position: i64,
+        state: ItemState,
+        reason: Option<&str>,
+    ) -> StoreResult<()> {
+        observed!(self.set_job_order(job_id, position, state, reason))
+    }
+
+    async fn finish_job(&self, job_id: &str) -> StoreResult<()> {
+        observed!(self.finish_job(job_id))
+    }
+
+    async fn cancel_job(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+        observed!(self.cancel_job(tenant, id))
+    }
+
+    async fn running_jobs(&self) -> StoreResult<Vec<(String, String)>> {
+        observed!(self.running_jobs())
     }
 }
 

@@ -727,6 +727,109 @@ impl DeadLetterStore for PgStore {
 }
 
 #[async_trait]
+impl JobStore for PgStore {
+    async fn create_job(&self, job: &NewJob) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sql::INSERT_JOB)
+            .bind(&job.id)
+            .bind(&job.tenant_id)
+            .bind(&job.overrides)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+        for (position, order_id) in job.order_ids.iter().enumerate() {
+            sqlx::query(sql::INSERT_JOB_ORDER)
+                .bind(&job.id)
+                .bind(position as i32)
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job(&self, tenant: &str, id: &str) -> StoreResult<Option<TransferJob>> {
+        let Some(row) = sqlx::query(sql::JOB)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let orders = sqlx::query(sql::JOB_ORDERS)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::job_item)
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows::job(&row, orders).map(Some)
+    }
+
+    async fn next_job_order(&self, job_id: &str) -> StoreResult<Option<JobItem>> {
+        let row = sqlx::query(sql::NEXT_JOB_ORDER)
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::job_item).transpose()
+    }
+
+    async fn set_job_order(
+        &self,
+        job_id: &str,
+        position: i64,
+        state: ItemState,
+        reason: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_JOB_ORDER)
+            .bind(state.as_str())
+            .bind(reason)
+            .bind(job_id)
+            .bind(position)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_job(&self, job_id: &str) -> StoreResult<()> {
+        sqlx::query(sql::FINISH_JOB)
+            .bind(Utc::now())
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn cancel_job(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let cancelled = sqlx::query(sql::CANCEL_JOB)
+            .bind(Utc::now())
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if cancelled {
+            sqlx::query(sql::CANCEL_JOB_ORDERS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(cancelled)
+    }
+
+    async fn running_jobs(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(sql::RUNNING_JOBS)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+#[async_trait]
 impl OwnershipStore for PgStore {
     async fn claim_tenant(&self, tenant: &str, owner: &str) -> StoreResult<Fence> {
         // The upsert locks the owner row: it waits for fenced writes of the previous claim

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::records::{amount, json};
 use super::{crypto, StoreError, StoreResult};
 use crate::config::EncryptionKeys;
+use crate::domain::transfer_job::{ItemState, JobItem, JobProgress, JobStatus, TransferJob};
 use crate::domain::{
     DeadLetter, DeadLetterStatus, DineroRefs, EventSource, EventStatus, HistoryEntry, OrderRecord,
     OrderSummary, OutboxRecord, Pause, Step, StoredEvent, Tenant, TenantCounts,
@@ -236,5 +237,28 @@ pub(super) fn outbox_record(row: &impl Columns) -> StoreResult<OutboxRecord> {
         value: row.text("value"),
         headers: json("outbox headers", &row.text("headers"))?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// A job row, with its orders (`sql::JOB_ORDERS`) read beside it.
+pub(super) fn job(row: &impl Columns, orders: Vec<JobItem>) -> StoreResult<TransferJob> {
+    Ok(TransferJob {
+        id: row.text("id"),
+        tenant_id: row.text("tenant_id"),
+        status: JobStatus::parse(&row.text("status"))?,
+        overrides: row.text("overrides"),
+        created_at: row.time("created_at")?,
+        finished_at: row.time_opt("finished_at")?,
+        progress: JobProgress::of(&orders),
+        orders,
+    })
+}
+
+pub(super) fn job_item(row: &impl Columns) -> StoreResult<JobItem> {
+    Ok(JobItem {
+        position: row.small("position"),
+        order_id: row.text("order_id"),
+        state: ItemState::parse(&row.text("state"))?,
+        reason: row.text_opt("reason"),
     })
 }

@@ -221,3 +221,45 @@ pub(super) const UNPUBLISHED: &str =
 /// $1 at, $2 id.
 pub(super) const MARK_PUBLISHED: &str =
     "UPDATE outbox SET published_at = $1 WHERE id = $2 AND published_at IS NULL";
+
+// Transfer jobs.
+
+/// $1 id, $2 tenant, $3 overrides (JSON), $4 created at.
+pub(super) const INSERT_JOB: &str = "
+INSERT INTO transfer_jobs (id, tenant_id, overrides, status, created_at)
+VALUES ($1, $2, $3, 'running', $4)";
+
+/// $1 job, $2 position, $3 order.
+pub(super) const INSERT_JOB_ORDER: &str = "
+INSERT INTO transfer_job_orders (job_id, position, order_id, state) VALUES ($1, $2, $3, 'waiting')";
+
+/// $1 tenant, $2 job.
+pub(super) const JOB: &str = "SELECT * FROM transfer_jobs WHERE tenant_id = $1 AND id = $2";
+
+pub(super) const JOB_ORDERS: &str =
+    "SELECT * FROM transfer_job_orders WHERE job_id = $1 ORDER BY position";
+
+/// The job's next order: the first still waiting (none once it is cancelled).
+pub(super) const NEXT_JOB_ORDER: &str = "
+SELECT * FROM transfer_job_orders WHERE job_id = $1 AND state = 'waiting'
+ORDER BY position LIMIT 1";
+
+/// $1 state, $2 reason, $3 job, $4 position.
+pub(super) const SET_JOB_ORDER: &str =
+    "UPDATE transfer_job_orders SET state = $1, reason = $2 WHERE job_id = $3 AND position = $4";
+
+/// $1 at, $2 job.
+pub(super) const FINISH_JOB: &str = "
+UPDATE transfer_jobs SET status = 'done', finished_at = $1 WHERE id = $2 AND status = 'running'";
+
+/// $1 at, $2 tenant, $3 job.
+pub(super) const CANCEL_JOB: &str = "
+UPDATE transfer_jobs SET status = 'cancelled', finished_at = $1
+WHERE tenant_id = $2 AND id = $3 AND status = 'running'";
+
+pub(super) const CANCEL_JOB_ORDERS: &str =
+    "UPDATE transfer_job_orders SET state = 'cancelled' WHERE job_id = $1 AND state = 'waiting'";
+
+/// Jobs not finished, oldest first: (tenant, id).
+pub(super) const RUNNING_JOBS: &str =
+    "SELECT tenant_id, id FROM transfer_jobs WHERE status = 'running' ORDER BY created_at";

@@ -1,10 +1,12 @@
-//! The admin API (bearer token): tenants, orders, manual transfer, dead letters, erasure.
+//! The admin API (bearer token): tenants, orders, manual transfer of one order or a job of
+//! many, dead letters, erasure.
 //! Each handler authenticates (`Admin`), parses, makes one core call and renders.
 
 mod dead_letters;
 mod erasure;
 mod orders;
 mod tenants;
+mod transfers;
 
 use actix_web::web;
 use serde::de::DeserializeOwned;
@@ -34,6 +36,18 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/tenants/{tenant_id}/orders/{order_id}/transfer")
                 .route(web::post().to(orders::transfer)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/transfers")
+                .route(web::post().to(transfers::start)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/transfers/{job_id}")
+                .route(web::get().to(transfers::get_one)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/transfers/{job_id}/cancel")
+                .route(web::post().to(transfers::cancel)),
         )
         .service(
             web::resource("/v1/tenants/{tenant_id}/dead-letters")
