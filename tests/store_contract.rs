@@ -106,6 +106,7 @@ contract!(
     an_orders_later_documents_are_told_apart_in_inbox_and_ledger,
     completing_an_order_writes_row_history_event_and_dead_letter_together,
     inbox_writes_arriving_together_are_each_answered_after_the_shared_commit,
+    ledger_writes_of_many_lanes_share_commits_and_a_fenced_one_fails_alone,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -1310,4 +1311,57 @@ async fn inbox_writes_arriving_together_are_each_answered_after_the_shared_commi
         assert!(bad.is_err());
         assert!(matches!(good, Ok(Accepted::New { .. })), "{good:?}");
     }
+}
+
+/// Lanes of many tenants writing at once: every write is durable once answered, and a write
+/// under a superseded claim fails alone, leaving the others of its batch written.
+async fn ledger_writes_of_many_lanes_share_commits_and_a_fenced_one_fails_alone(b: &Backend) {
+    let store = b.store.clone();
+    let lanes: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let tenant = format!("shop{t}");
+                let fence = store.claim_tenant(&tenant, "me").await.unwrap();
+                for n in 0..25 {
+                    let seq = accept(&*store, &tenant, &n.to_string()).await;
+                    let mut order = OrderRecord::new(&tenant, &n.to_string(), seq);
+                    store
+                        .save_order(&order, &[Reached::now("received", None)], &fence)
+                        .await
+                        .unwrap();
+                    order.step = Step::Done;
+                    store
+                        .complete_order(&order, &[Reached::now("done", None)], seq, &fence)
+                        .await
+                        .unwrap();
+                    // Durable and visible once answered.
+                    let row = store.order(&tenant, &n.to_string()).await.unwrap().unwrap();
+                    assert_eq!(row.step, Step::Done);
+                }
+            })
+        })
+        .collect();
+    let stale = store.claim_tenant("stale", "old").await.unwrap();
+    store.claim_tenant("stale", "new").await.unwrap();
+    let seq = accept(&*store, "stale", "1").await;
+    let refused = store
+        .save_order(
+            &OrderRecord::new("stale", "1", seq),
+            &[Reached::now("received", None)],
+            &stale,
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+    for t in 0..8 {
+        let tenant = format!("shop{t}");
+        assert_eq!(store.count_pending(&tenant).await.unwrap(), 0, "{tenant}");
+        let history = store.order_history(&tenant, "24").await.unwrap();
+        let steps: Vec<&str> = history.iter().map(|h| h.step.as_str()).collect();
+        assert_eq!(steps, ["received", "done"]);
+    }
+    assert!(store.order("stale", "1").await.unwrap().is_none());
 }

@@ -19,7 +19,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
+use futures::future::BoxFuture;
+
+use super::records::{
+    dead_letter_headers, outbox_headers, plan_erasure, status_record, LedgerWrite,
+};
 use super::*;
 use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
 
@@ -28,12 +32,17 @@ pub struct PgStore {
     keys: EncryptionKeys,
     /// Inbox writes, committed together when they arrive together.
     intake: group_commit::GroupCommit<NewEvent, Accepted>,
+    /// Ledger writes of all lanes, committed together likewise.
+    ledger: group_commit::GroupCommit<LedgerWrite, ()>,
 }
 
 /// The most inbox writes one shared transaction takes, and how many such transactions run
 /// side by side (each holds one connection of the pool while it writes).
 const MAX_INTAKE_BATCH: usize = 128;
 const INTAKE_WRITERS: usize = 3;
+/// The same for ledger writes: fewer, as lanes also read while they work.
+const MAX_LEDGER_BATCH: usize = 128;
+const LEDGER_WRITERS: usize = 2;
 
 /// A tenant's intake lock: held while its events are inserted, and by an erasure.
 const LOCK_TENANT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
@@ -78,12 +87,50 @@ impl PgStore {
         if migrate {
             Self::migrate(&pool).await?;
         }
-        let writers = INTAKE_WRITERS.min(settings.max_connections.max(2) as usize - 1);
-        let intake = group_commit::GroupCommit::start(writers, MAX_INTAKE_BATCH, {
-            let pool = pool.clone();
-            move |events: Vec<NewEvent>| accept_together(pool.clone(), events)
-        });
-        Ok(PgStore { pool, keys, intake })
+        // Writers never take every connection: readers (and the other kind) need some.
+        let spare = settings.max_connections.max(2) as usize - 1;
+        let intake =
+            group_commit::GroupCommit::start(INTAKE_WRITERS.min(spare), MAX_INTAKE_BATCH, {
+                let pool = pool.clone();
+                move |events: Vec<NewEvent>| {
+                    let pool = pool.clone();
+                    async move {
+                        // Each tenant's events under its intake lock: the duplicate checks cannot
+                        // race, and sequence numbers are drawn in the order they commit.
+                        together(
+                            &pool,
+                            &events,
+                            |e| &e.tenant_id,
+                            true,
+                            |conn, event| Box::pin(accept_in(conn, event)),
+                        )
+                        .await
+                    }
+                }
+            });
+        let ledger =
+            group_commit::GroupCommit::start(LEDGER_WRITERS.min(spare), MAX_LEDGER_BATCH, {
+                let pool = pool.clone();
+                move |writes: Vec<LedgerWrite>| {
+                    let pool = pool.clone();
+                    async move {
+                        together(
+                            &pool,
+                            &writes,
+                            |w| &w.fence.tenant,
+                            false,
+                            |conn, write| Box::pin(ledger_in(conn, write)),
+                        )
+                        .await
+                    }
+                }
+            });
+        Ok(PgStore {
+            pool,
+            keys,
+            intake,
+            ledger,
+        })
     }
 
     /// Apply the migrations under `migrations/postgres` that have not run yet. Replicas that
@@ -99,14 +146,7 @@ impl PgStore {
         fence: &Fence,
     ) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         let mut tx = self.pool.begin().await?;
-        let epoch: Option<i64> =
-            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1 FOR SHARE")
-                .bind(&fence.tenant)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if epoch != Some(fence.epoch) {
-            return Err(StoreError::Fenced(fence.tenant.clone()));
-        }
+        check_fence(&mut tx, fence).await?;
         Ok(tx)
     }
 
@@ -228,41 +268,53 @@ impl TenantStore for PgStore {
     }
 }
 
-/// One batch of inbox writes in one transaction, each in a savepoint: a write that fails
-/// alone fails alone (group commit). One writer per tenant at a time: each tenant's advisory
-/// lock is taken before its first event, so the duplicate checks cannot race and the sequence
-/// numbers are drawn in the order the tenant's events commit. Locks are taken in tenant order
-/// (the batch is sorted, stably, by tenant), so two batches never wait for each other in a
-/// circle.
-async fn accept_together(
-    pool: PgPool,
-    events: Vec<NewEvent>,
-) -> group_commit::BatchResult<Accepted> {
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| events[a].tenant_id.cmp(&events[b].tenant_id));
+/// Fails with `Fenced` unless `fence` is the tenant's latest claim. The owner row is locked
+/// `FOR SHARE` until the transaction ends, so a claim (which updates it) waits for the write.
+async fn check_fence(conn: &mut PgConnection, fence: &Fence) -> StoreResult<()> {
+    let epoch: Option<i64> =
+        sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1 FOR SHARE")
+            .bind(&fence.tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if epoch != Some(fence.epoch) {
+        return Err(StoreError::Fenced(fence.tenant.clone()));
+    }
+    Ok(())
+}
+
+/// One batch of writes in one transaction, each in a savepoint of its own: a write that fails
+/// alone fails alone (group commit). The batch is taken in tenant order (stably), so the locks
+/// two batches take never wait for each other in a circle; with `lock_tenants`, each tenant's
+/// advisory intake lock is taken before its first write.
+async fn together<T: Sync, R>(
+    pool: &PgPool,
+    items: &[T],
+    tenant: impl Fn(&T) -> &str,
+    lock_tenants: bool,
+    write: impl for<'c> Fn(&'c mut PgConnection, &'c T) -> BoxFuture<'c, StoreResult<R>>,
+) -> group_commit::BatchResult<R> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| tenant(&items[a]).cmp(tenant(&items[b])));
     let mut tx = pool.begin().await?;
-    let mut results: Vec<Option<StoreResult<Accepted>>> = events.iter().map(|_| None).collect();
+    let mut results: Vec<Option<StoreResult<R>>> = items.iter().map(|_| None).collect();
     let mut locked: Option<&str> = None;
     for index in order {
-        let event = &events[index];
-        if locked != Some(event.tenant_id.as_str()) {
+        let item = &items[index];
+        if lock_tenants && locked != Some(tenant(item)) {
             sqlx::query(LOCK_TENANT)
-                .bind(&event.tenant_id)
+                .bind(tenant(item))
                 .execute(&mut *tx)
                 .await?;
-            locked = Some(&event.tenant_id);
+            locked = Some(tenant(item));
         }
         let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-        results[index] = Some(match accept_in(&mut savepoint, event).await {
-            Ok(accepted) => {
-                savepoint.commit().await?;
-                Ok(accepted)
-            }
-            Err(error) => {
-                savepoint.rollback().await?;
-                Err(error)
-            }
-        });
+        let result = write(&mut savepoint, item).await;
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results[index] = Some(result);
     }
     tx.commit().await?;
     Ok(results
@@ -408,6 +460,25 @@ impl InboxStore for PgStore {
     }
 }
 
+/// One ledger write under its fence, inside the caller's transaction: the row and history,
+/// and for a completion its event `done` and the event's dead letter replayed.
+async fn ledger_in(conn: &mut PgConnection, write: &LedgerWrite) -> StoreResult<()> {
+    check_fence(conn, &write.fence).await?;
+    write_order(conn, &write.order, &write.history()).await?;
+    if let Some(seq) = write.completes {
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(EventStatus::Done.as_str())
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The ledger row and its history rows, inside the caller's transaction.
 async fn write_order(
     conn: &mut PgConnection,
@@ -480,10 +551,8 @@ impl LedgerStore for PgStore {
         history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
-        let mut tx = self.write_fenced(fence).await?;
-        write_order(&mut tx, order, history).await?;
-        tx.commit().await?;
-        Ok(())
+        let write = LedgerWrite::new(order, history, fence, None);
+        self.ledger.submit(write).await
     }
 
     async fn complete_order(
@@ -493,19 +562,8 @@ impl LedgerStore for PgStore {
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {
-        let mut tx = self.write_fenced(fence).await?;
-        write_order(&mut tx, order, history).await?;
-        sqlx::query(sql::SET_EVENT_STATUS)
-            .bind(EventStatus::Done.as_str())
-            .bind(event_seq)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::REPLAYED)
-            .bind(event_seq)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let write = LedgerWrite::new(order, history, fence, Some(event_seq));
+        self.ledger.submit(write).await
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {

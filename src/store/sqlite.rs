@@ -11,7 +11,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
+use futures::future::BoxFuture;
+
+use super::records::{
+    dead_letter_headers, outbox_headers, plan_erasure, status_record, LedgerWrite,
+};
 use super::*;
 use crate::config::EncryptionKeys;
 
@@ -25,10 +29,13 @@ pub struct SqliteStore {
     keys: EncryptionKeys,
     /// Inbox writes, committed together when they arrive together.
     intake: group_commit::GroupCommit<NewEvent, Accepted>,
+    /// Ledger writes of all lanes, committed together likewise.
+    ledger: group_commit::GroupCommit<LedgerWrite, ()>,
 }
 
-/// The most inbox writes one shared transaction takes.
+/// The most inbox writes, and ledger writes, one shared transaction takes.
 const MAX_INTAKE_BATCH: usize = 256;
+const MAX_LEDGER_BATCH: usize = 256;
 
 /// Guids are kept as text: sqlx would bind a `Uuid` as 16 bytes.
 fn guid_text(guid: Option<Uuid>) -> Option<String> {
@@ -92,16 +99,37 @@ impl SqliteStore {
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        // One writer: one batch at a time.
+        // One writer: one batch at a time of each kind, taking turns on its connection.
         let intake = group_commit::GroupCommit::start(1, MAX_INTAKE_BATCH, {
             let writer = writer.clone();
-            move |events: Vec<NewEvent>| accept_together(writer.clone(), events)
+            move |events: Vec<NewEvent>| {
+                let writer = writer.clone();
+                async move {
+                    together(&writer, &events, |conn, event| {
+                        Box::pin(accept_in(conn, event))
+                    })
+                    .await
+                }
+            }
+        });
+        let ledger = group_commit::GroupCommit::start(1, MAX_LEDGER_BATCH, {
+            let writer = writer.clone();
+            move |writes: Vec<LedgerWrite>| {
+                let writer = writer.clone();
+                async move {
+                    together(&writer, &writes, |conn, write| {
+                        Box::pin(ledger_in(conn, write))
+                    })
+                    .await
+                }
+            }
         });
         Ok(SqliteStore {
             pool,
             writer,
             keys,
             intake,
+            ledger,
         })
     }
 
@@ -119,14 +147,7 @@ impl SqliteStore {
         fence: &Fence,
     ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         let mut tx = self.write().await?;
-        let epoch: Option<i64> =
-            sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1")
-                .bind(&fence.tenant)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if epoch != Some(fence.epoch) {
-            return Err(StoreError::Fenced(fence.tenant.clone()));
-        }
+        check_fence(&mut tx, fence).await?;
         Ok(tx)
     }
 
@@ -249,26 +270,38 @@ impl TenantStore for SqliteStore {
     }
 }
 
-/// One batch of inbox writes in one transaction, each in a savepoint: a write that fails
-/// alone fails alone (group commit).
-async fn accept_together(
-    writer: SqlitePool,
-    events: Vec<NewEvent>,
-) -> group_commit::BatchResult<Accepted> {
+/// Fails with `Fenced` unless `fence` is the tenant's latest claim. SQLite's one writer
+/// holds the write lock for the rest of the transaction, so no claim slips in after it.
+async fn check_fence(conn: &mut SqliteConnection, fence: &Fence) -> StoreResult<()> {
+    let epoch: Option<i64> =
+        sqlx::query_scalar("SELECT epoch FROM tenant_owners WHERE tenant_id = $1")
+            .bind(&fence.tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if epoch != Some(fence.epoch) {
+        return Err(StoreError::Fenced(fence.tenant.clone()));
+    }
+    Ok(())
+}
+
+/// One batch of writes in one transaction on the writer, each in a savepoint of its own: a
+/// write that fails alone fails alone (group commit).
+async fn together<T: Sync, R>(
+    writer: &SqlitePool,
+    items: &[T],
+    write: impl for<'c> Fn(&'c mut SqliteConnection, &'c T) -> BoxFuture<'c, StoreResult<R>>,
+) -> group_commit::BatchResult<R> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(events.len());
-    for event in &events {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
         let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-        match accept_in(&mut savepoint, event).await {
-            Ok(accepted) => {
-                savepoint.commit().await?;
-                results.push(Ok(accepted));
-            }
-            Err(error) => {
-                savepoint.rollback().await?;
-                results.push(Err(error));
-            }
+        let result = write(&mut savepoint, item).await;
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
         }
+        results.push(result);
     }
     tx.commit().await?;
     Ok(results)
@@ -412,6 +445,25 @@ impl InboxStore for SqliteStore {
     }
 }
 
+/// One ledger write under its fence, inside the caller's transaction: the row and history,
+/// and for a completion its event `done` and the event's dead letter replayed.
+async fn ledger_in(conn: &mut SqliteConnection, write: &LedgerWrite) -> StoreResult<()> {
+    check_fence(conn, &write.fence).await?;
+    write_order(conn, &write.order, &write.history()).await?;
+    if let Some(seq) = write.completes {
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(EventStatus::Done.as_str())
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The ledger row and its history rows, inside the caller's transaction.
 async fn write_order(
     conn: &mut SqliteConnection,
@@ -484,10 +536,8 @@ impl LedgerStore for SqliteStore {
         history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
-        let mut tx = self.write_fenced(fence).await?;
-        write_order(&mut tx, order, history).await?;
-        tx.commit().await?;
-        Ok(())
+        let write = LedgerWrite::new(order, history, fence, None);
+        self.ledger.submit(write).await
     }
 
     async fn complete_order(
@@ -497,19 +547,8 @@ impl LedgerStore for SqliteStore {
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {
-        let mut tx = self.write_fenced(fence).await?;
-        write_order(&mut tx, order, history).await?;
-        sqlx::query(sql::SET_EVENT_STATUS)
-            .bind(EventStatus::Done.as_str())
-            .bind(event_seq)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::REPLAYED)
-            .bind(event_seq)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let write = LedgerWrite::new(order, history, fence, Some(event_seq));
+        self.ledger.submit(write).await
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
