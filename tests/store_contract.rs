@@ -106,7 +106,7 @@ contract!(
     an_orders_later_documents_are_told_apart_in_inbox_and_ledger,
     completing_an_order_writes_row_history_event_and_dead_letter_together,
     inbox_writes_arriving_together_are_each_answered_after_the_shared_commit,
-    ledger_writes_of_many_lanes_share_commits_and_a_fenced_one_fails_alone,
+    ledger_writes_of_many_lanes_at_once_all_land_and_a_fenced_one_fails_alone,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -1315,7 +1315,7 @@ async fn inbox_writes_arriving_together_are_each_answered_after_the_shared_commi
 
 /// Lanes of many tenants writing at once: every write is durable once answered, and a write
 /// under a superseded claim fails alone, leaving the others of its batch written.
-async fn ledger_writes_of_many_lanes_share_commits_and_a_fenced_one_fails_alone(b: &Backend) {
+async fn ledger_writes_of_many_lanes_at_once_all_land_and_a_fenced_one_fails_alone(b: &Backend) {
     let store = b.store.clone();
     let lanes: Vec<_> = (0..8)
         .map(|t| {

@@ -19,8 +19,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use futures::future::BoxFuture;
-
 use super::records::{
     dead_letter_headers, outbox_headers, plan_erasure, status_record, LedgerWrite,
 };
@@ -32,17 +30,12 @@ pub struct PgStore {
     keys: EncryptionKeys,
     /// Inbox writes, committed together when they arrive together.
     intake: group_commit::GroupCommit<NewEvent, Accepted>,
-    /// Ledger writes of all lanes, committed together likewise.
-    ledger: group_commit::GroupCommit<LedgerWrite, ()>,
 }
 
 /// The most inbox writes one shared transaction takes, and how many such transactions run
 /// side by side (each holds one connection of the pool while it writes).
 const MAX_INTAKE_BATCH: usize = 128;
 const INTAKE_WRITERS: usize = 3;
-/// The same for ledger writes: fewer, as lanes also read while they work.
-const MAX_LEDGER_BATCH: usize = 128;
-const LEDGER_WRITERS: usize = 2;
 
 /// A tenant's intake lock: held while its events are inserted, and by an erasure.
 const LOCK_TENANT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
@@ -87,50 +80,13 @@ impl PgStore {
         if migrate {
             Self::migrate(&pool).await?;
         }
-        // Writers never take every connection: readers (and the other kind) need some.
-        let spare = settings.max_connections.max(2) as usize - 1;
-        let intake =
-            group_commit::GroupCommit::start(INTAKE_WRITERS.min(spare), MAX_INTAKE_BATCH, {
-                let pool = pool.clone();
-                move |events: Vec<NewEvent>| {
-                    let pool = pool.clone();
-                    async move {
-                        // Each tenant's events under its intake lock: the duplicate checks cannot
-                        // race, and sequence numbers are drawn in the order they commit.
-                        together(
-                            &pool,
-                            &events,
-                            |e| &e.tenant_id,
-                            true,
-                            |conn, event| Box::pin(accept_in(conn, event)),
-                        )
-                        .await
-                    }
-                }
-            });
-        let ledger =
-            group_commit::GroupCommit::start(LEDGER_WRITERS.min(spare), MAX_LEDGER_BATCH, {
-                let pool = pool.clone();
-                move |writes: Vec<LedgerWrite>| {
-                    let pool = pool.clone();
-                    async move {
-                        together(
-                            &pool,
-                            &writes,
-                            |w| &w.fence.tenant,
-                            false,
-                            |conn, write| Box::pin(ledger_in(conn, write)),
-                        )
-                        .await
-                    }
-                }
-            });
-        Ok(PgStore {
-            pool,
-            keys,
-            intake,
-            ledger,
-        })
+        // The batch writers never take every connection: lanes and readers need some.
+        let writers = INTAKE_WRITERS.min(settings.max_connections.max(2) as usize - 1);
+        let intake = group_commit::GroupCommit::start(writers, MAX_INTAKE_BATCH, {
+            let pool = pool.clone();
+            move |events: Vec<NewEvent>| accept_together(pool.clone(), events)
+        });
+        Ok(PgStore { pool, keys, intake })
     }
 
     /// Apply the migrations under `migrations/postgres` that have not run yet. Replicas that
@@ -282,33 +238,32 @@ async fn check_fence(conn: &mut PgConnection, fence: &Fence) -> StoreResult<()> 
     Ok(())
 }
 
-/// One batch of writes in one transaction, each in a savepoint of its own: a write that fails
-/// alone fails alone (group commit). The batch is taken in tenant order (stably), so the locks
-/// two batches take never wait for each other in a circle; with `lock_tenants`, each tenant's
-/// advisory intake lock is taken before its first write.
-async fn together<T: Sync, R>(
-    pool: &PgPool,
-    items: &[T],
-    tenant: impl Fn(&T) -> &str,
-    lock_tenants: bool,
-    write: impl for<'c> Fn(&'c mut PgConnection, &'c T) -> BoxFuture<'c, StoreResult<R>>,
-) -> group_commit::BatchResult<R> {
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| tenant(&items[a]).cmp(tenant(&items[b])));
+/// One batch of inbox writes in one transaction, each in a savepoint: a write that fails
+/// alone fails alone (group commit). One writer per tenant at a time: each tenant's advisory
+/// lock is taken before its first event, so the duplicate checks cannot race and the sequence
+/// numbers are drawn in the order the tenant's events commit. Locks are taken in tenant order
+/// (the batch is sorted, stably, by tenant), so two batches never wait for each other in a
+/// circle.
+async fn accept_together(
+    pool: PgPool,
+    events: Vec<NewEvent>,
+) -> group_commit::BatchResult<Accepted> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| events[a].tenant_id.cmp(&events[b].tenant_id));
     let mut tx = pool.begin().await?;
-    let mut results: Vec<Option<StoreResult<R>>> = items.iter().map(|_| None).collect();
+    let mut results: Vec<Option<StoreResult<Accepted>>> = events.iter().map(|_| None).collect();
     let mut locked: Option<&str> = None;
     for index in order {
-        let item = &items[index];
-        if lock_tenants && locked != Some(tenant(item)) {
+        let event = &events[index];
+        if locked != Some(event.tenant_id.as_str()) {
             sqlx::query(LOCK_TENANT)
-                .bind(tenant(item))
+                .bind(&event.tenant_id)
                 .execute(&mut *tx)
                 .await?;
-            locked = Some(tenant(item));
+            locked = Some(&event.tenant_id);
         }
         let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-        let result = write(&mut savepoint, item).await;
+        let result = accept_in(&mut savepoint, event).await;
         if result.is_ok() {
             savepoint.commit().await?;
         } else {
@@ -551,8 +506,13 @@ impl LedgerStore for PgStore {
         history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
-        let write = LedgerWrite::new(order, history, fence, None);
-        self.ledger.submit(write).await
+        // Not group-committed: PostgreSQL already shares one WAL flush among concurrent
+        // commits, and lanes writing on connections of their own beat one shared
+        // transaction's statements in a row (README, Benchmarks).
+        let mut tx = self.pool.begin().await?;
+        ledger_in(&mut tx, &LedgerWrite::new(order, history, fence, None)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn complete_order(
@@ -562,8 +522,17 @@ impl LedgerStore for PgStore {
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {
-        let write = LedgerWrite::new(order, history, fence, Some(event_seq));
-        self.ledger.submit(write).await
+        // Not group-committed: PostgreSQL already shares one WAL flush among concurrent
+        // commits, and lanes writing on connections of their own beat one shared
+        // transaction's statements in a row (README, Benchmarks).
+        let mut tx = self.pool.begin().await?;
+        ledger_in(
+            &mut tx,
+            &LedgerWrite::new(order, history, fence, Some(event_seq)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn order_history(&self, tenant: &str, order_id: &str) -> StoreResult<Vec<HistoryEntry>> {
