@@ -686,6 +686,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         ("get", "/v1/tenants/{tenant_id}/orders"),
         ("get", "/v1/tenants/{tenant_id}/orders/{order_id}"),
         ("post", "/v1/tenants/{tenant_id}/orders/{order_id}/transfer"),
+        ("post", "/v1/tenants/{tenant_id}/preview"),
         ("post", "/v1/tenants/{tenant_id}/transfers"),
         ("get", "/v1/tenants/{tenant_id}/transfers/{job_id}"),
         ("post", "/v1/tenants/{tenant_id}/transfers/{job_id}/cancel"),
@@ -727,7 +728,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        19,
+        20,
         "every documented path is in the list above"
     );
 }

@@ -37,6 +37,9 @@ pub struct TenantSettings {
     /// Without Kafka: this shop's own receiver of its dead letters, pauses and resumes
     /// (instead of the deployment's `notifications.url`).
     pub notification_url: Option<String>,
+    /// Before creating each invoice, ask Dinero to total it (`invoices/fetch`, one more call
+    /// an order) and stop with the figures when they differ from the order's.
+    pub check_totals_with_dinero: bool,
 }
 
 impl Default for TenantSettings {
@@ -50,6 +53,7 @@ impl Default for TenantSettings {
             send_invoice: SendInvoice::Off,
             accounts: AccountMapping::default(),
             notification_url: None,
+            check_totals_with_dinero: false,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 const DOCUMENT: &str = include_str!("../../openapi/dinero-bridge.openapi.json");
 const ORDER_EVENT: &str = include_str!("../../schemas/order-event.schema.json");
@@ -28,6 +28,22 @@ fn rebase(value: &mut Value) {
     }
 }
 
+/// Point every `$ref` to the schema file `id` at the `OrderEvent` component instead.
+fn point_at_component(value: &mut Value, id: &str) {
+    match value {
+        Value::Object(fields) => {
+            if let Some(Value::String(target)) = fields.get_mut("$ref") {
+                if target == id {
+                    *target = "#/components/schemas/OrderEvent".into();
+                }
+            }
+            fields.values_mut().for_each(|v| point_at_component(v, id));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| point_at_component(v, id)),
+        _ => {}
+    }
+}
+
 pub static SERVED: LazyLock<String> = LazyLock::new(|| {
     let mut document: Value = serde_json::from_str(DOCUMENT).expect("the OpenAPI file is JSON");
     let mut event: Value = serde_json::from_str(ORDER_EVENT).expect("the order schema is JSON");
@@ -36,6 +52,7 @@ pub static SERVED: LazyLock<String> = LazyLock::new(|| {
         .and_then(|e| e.remove("$defs"))
         .and_then(|d| d.as_object().cloned())
         .unwrap_or_default();
+    let id = event["$id"].as_str().unwrap_or_default().to_owned();
     if let Some(fields) = event.as_object_mut() {
         // Meta keywords of a standalone schema file, not of a component.
         for key in ["$schema", "$id"] {
@@ -51,12 +68,8 @@ pub static SERVED: LazyLock<String> = LazyLock::new(|| {
     }
     rebase(&mut event);
     schemas.insert("OrderEvent".into(), event);
-    let body = &mut document["paths"]["/v1/webhooks/{tenant_id}"]["post"]["requestBody"]["content"]
-        ["application/json"]["schema"];
-    *body = Value::Object(Map::from_iter([(
-        "$ref".to_owned(),
-        Value::String("#/components/schemas/OrderEvent".into()),
-    )]));
+    // The bodies that name the published schema by its URL (the webhook, the preview).
+    point_at_component(&mut document, &id);
     document.to_string()
 });
 

@@ -6,6 +6,7 @@ mod credit;
 mod documents;
 mod error;
 mod lane;
+mod preview;
 mod transfer;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use tokio::task::JoinSet;
 pub use credentials::{stored_credentials, StoredRefreshToken};
 pub use error::TransferError;
 pub use lane::ManualError;
+pub use preview::Preview;
 pub use transfer::Overrides;
 
 use crate::config::PipelineSettings;

@@ -13,7 +13,7 @@ use super::error::TransferError;
 use crate::dinero::{DineroError, InvoiceStatus, OrganizationClient};
 use crate::domain::identity;
 use crate::domain::mapping::{
-    self, ContactKey, Delivery, MappingSettings, PaymentTerms, TransferPlan,
+    self, ContactDraft, ContactKey, Delivery, MappingSettings, PaymentTerms, TransferPlan,
 };
 use crate::domain::money_events::{AnyEvent, CANCELLATION, INVOICE};
 use crate::domain::order::OrderEvent;
@@ -158,19 +158,7 @@ impl Context<'_> {
     }
 
     pub(super) fn mapping_settings(&self, overrides: Overrides) -> MappingSettings<'_> {
-        let settings = &self.tenant.settings;
-        MappingSettings {
-            accounts: &settings.accounts,
-            account_vat: &self.tenant.account_vat,
-            register_payment: settings.register_payment && settings.book,
-            lock_voucher_number: overrides
-                .lock_voucher_number
-                .unwrap_or(settings.lock_voucher_number),
-            payment_terms_days: settings.payment_terms_days,
-            send_invoice: settings.send_invoice,
-            time_zone: self.time_zone,
-            tolerance: self.tolerance,
-        }
+        mapping_settings(self.tenant, overrides, self.time_zone, self.tolerance)
     }
 
     /// Run the event's document from wherever its ledger row stands to its end: the order's
@@ -288,31 +276,13 @@ impl Context<'_> {
         let draft = &plan.contact;
         let key = draft.cache_key();
         let tenant = &self.tenant.id;
-        if let Some(guid) = self.store.contact(tenant, &key).await? {
-            return Ok(guid);
-        }
-        let mut found = self
-            .dinero
-            .find_contact_by_external_reference(&draft.external_reference)
-            .await?;
-        if found.is_none() {
-            found = match &draft.key {
-                ContactKey::Email(email) => self.dinero.find_contact_by_email(email).await?,
-                // Books hold a VAT number with or without its country prefix.
-                ContactKey::VatNumber(vat) => {
-                    match self.dinero.find_contact_by_vat_number(vat).await? {
-                        Some(found) => Some(found),
-                        None => {
-                            let bare = identity::vat_number_without_prefix(vat);
-                            self.dinero.find_contact_by_vat_number(bare).await?
-                        }
-                    }
-                }
-                ContactKey::ShopCustomer(_) => None,
-            };
-        }
+        let found = match find_contact(self.store, self.dinero, tenant, draft).await? {
+            Some((guid, ContactMatch::Cached)) => return Ok(guid),
+            Some((guid, _)) => Some(guid),
+            None => None,
+        };
         let guid = match found {
-            Some(contact) => contact.guid,
+            Some(guid) => guid,
             None => match self.dinero.create_contact(&documents::contact(draft)).await {
                 Ok(guid) => guid,
                 // Refused: perhaps because our deterministic guid exists already (an answer
@@ -346,13 +316,13 @@ impl Context<'_> {
                     .await;
             }
         }
+        let body = documents::invoice(&plan.invoice, contact);
+        if self.tenant.settings.check_totals_with_dinero {
+            self.check_totals(&body, plan).await?;
+        }
         self.mark_in_flight(record, CREATE_INVOICE.into());
         self.save(record, None, None).await?;
-        let created = match self
-            .dinero
-            .create_invoice(&documents::invoice(&plan.invoice, contact))
-            .await
-        {
+        let created = match self.dinero.create_invoice(&body).await {
             Ok(created) => created,
             // Refused: perhaps because this guid exists already (a call we never heard back
             // from); if so it is ours, otherwise the refusal stands.
@@ -368,6 +338,28 @@ impl Context<'_> {
         record.in_flight = None;
         self.note(record, Step::InvoiceCreated, created.guid.to_string());
         Ok(())
+    }
+
+    /// The shop opted in: Dinero's own totals for the invoice (nothing made) must be the ones
+    /// the plan worked out, which the mapping held to the order's, to the øre.
+    async fn check_totals(
+        &self,
+        body: &crate::dinero::NewInvoice,
+        plan: &TransferPlan,
+    ) -> Result<(), TransferError> {
+        let totals = self.dinero.fetch_invoice_totals(body).await?;
+        let invoice = &plan.invoice;
+        if totals.incl_vat == invoice.total && totals.vat == invoice.vat {
+            return Ok(());
+        }
+        Err(mapping::MappingError::TotalsMismatch {
+            currency: invoice.currency.clone(),
+            invoice: totals.incl_vat,
+            invoice_vat: totals.vat,
+            order: invoice.total,
+            order_vat: invoice.vat,
+        }
+        .into())
     }
 
     /// An invoice with this order's guid exists already (a lost answer, or a ledger restored
@@ -650,5 +642,67 @@ impl Context<'_> {
         record.in_flight = None;
         self.note(record, Step::Sent, format!("sent {how}"));
         Ok(())
+    }
+}
+
+/// Where a customer's contact was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactMatch {
+    /// The service's contact cache.
+    Cached,
+    /// In Dinero, by the shop's reference, e-mail or VAT number.
+    Found,
+}
+
+/// The customer's contact without making one: the cache, then Dinero by reference, then by
+/// e-mail or VAT number (books hold a VAT number with or without its country prefix).
+pub(super) async fn find_contact(
+    store: &dyn Store,
+    dinero: &OrganizationClient,
+    tenant: &str,
+    draft: &ContactDraft,
+) -> Result<Option<(Uuid, ContactMatch)>, TransferError> {
+    if let Some(guid) = store.contact(tenant, &draft.cache_key()).await? {
+        return Ok(Some((guid, ContactMatch::Cached)));
+    }
+    let mut found = dinero
+        .find_contact_by_external_reference(&draft.external_reference)
+        .await?;
+    if found.is_none() {
+        found = match &draft.key {
+            ContactKey::Email(email) => dinero.find_contact_by_email(email).await?,
+            ContactKey::VatNumber(vat) => match dinero.find_contact_by_vat_number(vat).await? {
+                Some(found) => Some(found),
+                None => {
+                    let bare = identity::vat_number_without_prefix(vat);
+                    dinero.find_contact_by_vat_number(bare).await?
+                }
+            },
+            ContactKey::ShopCustomer(_) => None,
+        };
+    }
+    Ok(found.map(|contact| (contact.guid, ContactMatch::Found)))
+}
+
+/// How a tenant's orders are mapped: its settings, with a call's overrides.
+pub(super) fn mapping_settings(
+    tenant: &Tenant,
+    overrides: Overrides,
+    time_zone: Tz,
+    tolerance: Decimal,
+) -> MappingSettings<'_> {
+    let settings = &tenant.settings;
+    MappingSettings {
+        accounts: &settings.accounts,
+        account_vat: &tenant.account_vat,
+        register_payment: settings.register_payment && settings.book,
+        lock_voucher_number: overrides
+            .lock_voucher_number
+            .unwrap_or(settings.lock_voucher_number),
+        payment_terms_days: settings.payment_terms_days,
+        send_invoice: settings.send_invoice,
+        time_zone,
+        tolerance,
     }
 }

@@ -8,6 +8,7 @@ mod erasure;
 mod error;
 mod intake;
 mod orders;
+mod preview;
 mod readiness;
 mod tenants;
 mod transfers;

@@ -5,6 +5,7 @@
 mod dead_letters;
 mod erasure;
 mod orders;
+mod preview;
 mod tenants;
 mod transfers;
 
@@ -36,6 +37,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/tenants/{tenant_id}/orders/{order_id}/transfer")
                 .route(web::post().to(orders::transfer)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/preview")
+                .route(web::post().to(preview::preview)),
         )
         .service(
             web::resource("/v1/tenants/{tenant_id}/transfers")
