@@ -9,6 +9,7 @@ pub mod config;
 pub mod dinero;
 pub mod domain;
 pub mod http;
+pub mod import_command;
 pub mod ingest;
 pub mod notifications;
 pub mod pipeline;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use dinero_bridge::app::Application;
 use dinero_bridge::config::{LogFormat, Settings};
 use dinero_bridge::dinero::{Credentials, DineroClient, DineroConfig};
+use dinero_bridge::import_command::{self, ImportTarget};
 use dinero_bridge::store;
 use dinero_bridge::telemetry::init_logging;
 use dinero_bridge::telemetry::traces::TraceExport;
@@ -53,6 +54,26 @@ enum Command {
         #[arg(long, env = "DINERO_API_KEY", hide_env_values = true)]
         api_key: String,
     },
+    /// Import a shop's order history: a file of order events, one JSON event a line (as the
+    /// webhook takes them), sent to a running service, which checks them as it checks
+    /// webhooks and transfers them after the shop's live orders. The same file again changes
+    /// nothing.
+    Import {
+        /// The shop (tenant) the events belong to.
+        #[arg(long)]
+        tenant: String,
+        /// The file: JSON lines.
+        file: PathBuf,
+        /// The running service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin token of the service.
+        #[arg(long, env = "DINERO_BRIDGE_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Wait until the imported orders are transferred, showing their progress.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[tokio::main]
@@ -96,6 +117,23 @@ async fn run() -> anyhow::Result<()> {
             init_logging(settings.log.format, &settings.log.level, None);
             store::open(&settings.store, settings.encryption_keys()?, true).await?;
             println!("store migrated");
+            Ok(())
+        }
+        Command::Import {
+            tenant,
+            file,
+            url,
+            token,
+            wait,
+        } => {
+            let target = ImportTarget {
+                url: &url,
+                token: &token,
+                tenant: &tenant,
+                wait,
+            };
+            let summary = import_command::import(&file, &target).await?;
+            println!("{summary}");
             Ok(())
         }
         Command::CheckDinero {

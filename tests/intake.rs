@@ -687,6 +687,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
         ("get", "/v1/tenants/{tenant_id}/orders/{order_id}"),
         ("post", "/v1/tenants/{tenant_id}/orders/{order_id}/transfer"),
         ("post", "/v1/tenants/{tenant_id}/preview"),
+        ("post", "/v1/tenants/{tenant_id}/imports"),
         ("post", "/v1/tenants/{tenant_id}/transfers"),
         ("get", "/v1/tenants/{tenant_id}/transfers/{job_id}"),
         ("post", "/v1/tenants/{tenant_id}/transfers/{job_id}/cancel"),
@@ -728,7 +729,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        20,
+        21,
         "every documented path is in the list above"
     );
 }

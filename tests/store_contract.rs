@@ -137,6 +137,7 @@ fn event(tenant: &str, event_id: &str, order_id: &str, content: &str) -> NewEven
         content_hash: content.into(),
         source: None,
         traceparent: None,
+        imported: false,
     }
 }
 
@@ -991,6 +992,7 @@ fn customer_event(tenant: &str, order_id: &str, email: &str, customer_id: &str) 
         content_hash: order_id.into(),
         source: None,
         traceparent: None,
+        imported: false,
     }
 }
 

@@ -17,6 +17,9 @@ pub enum EventStatus {
     Duplicate,
     /// Same order, different content: the first event wins, this one is kept for review.
     Conflict,
+    /// From a history import: transferred by its import job, after live orders, never by
+    /// the lane's automatic drain.
+    Imported,
 }
 
 impl EventStatus {
@@ -28,6 +31,7 @@ impl EventStatus {
             EventStatus::Resolved => "resolved",
             EventStatus::Duplicate => "duplicate",
             EventStatus::Conflict => "conflict",
+            EventStatus::Imported => "imported",
         }
     }
 
@@ -39,6 +43,7 @@ impl EventStatus {
             "resolved" => EventStatus::Resolved,
             "duplicate" => EventStatus::Duplicate,
             "conflict" => EventStatus::Conflict,
+            "imported" => EventStatus::Imported,
             other => return Err(UnknownValue(format!("event status '{other}'"))),
         })
     }
@@ -65,6 +70,8 @@ pub struct NewEvent {
     pub source: Option<EventSource>,
     /// The W3C `traceparent` of the span that accepted it, when tracing is on.
     pub traceparent: Option<String>,
+    /// Part of a history import (`EventStatus::Imported` when new).
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

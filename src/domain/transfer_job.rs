@@ -20,6 +20,16 @@ pub enum JobStatus {
     Cancelled,
 }
 
+/// What made the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Orders the shop selected.
+    Transfer,
+    /// A history import's orders: transferred after the shop's live orders.
+    Import,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemState {
@@ -59,6 +69,12 @@ words!(
     Cancelled = "cancelled"
 );
 words!(
+    JobKind,
+    "job kind",
+    Transfer = "transfer",
+    Import = "import"
+);
+words!(
     ItemState,
     "job order state",
     Waiting = "waiting",
@@ -72,6 +88,7 @@ words!(
 pub struct NewJob {
     pub id: String,
     pub tenant_id: String,
+    pub kind: JobKind,
     /// The per-call overrides, as JSON.
     pub overrides: String,
     pub order_ids: Vec<String>,
@@ -114,6 +131,7 @@ impl JobProgress {
 pub struct TransferJob {
     pub id: String,
     pub tenant_id: String,
+    pub kind: JobKind,
     pub status: JobStatus,
     #[serde(skip)]
     pub overrides: String,

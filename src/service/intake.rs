@@ -35,12 +35,16 @@ pub enum Origin<'a> {
         source: EventSource,
         traceparent: Option<&'a str>,
     },
+    /// A line of a history import: into the inbox directly (also in Kafka mode), marked
+    /// imported, for its import job to transfer.
+    Import,
 }
 
 impl Origin<'_> {
     fn traceparent(&self) -> Option<&str> {
         match self {
             Origin::Webhook { traceparent, .. } | Origin::Kafka { traceparent, .. } => *traceparent,
+            Origin::Import => None,
         }
     }
 }
@@ -102,6 +106,7 @@ impl Core {
             return Err(CoreError::Unavailable("shutting down; retry later".into()));
         }
         let tenant = checked.event.tenant();
+        let imported = matches!(origin, Origin::Import);
         let source = match origin {
             Origin::Webhook { body, .. } => {
                 if let Some(topic) = &self.input_topic {
@@ -128,9 +133,10 @@ impl Core {
                 }
                 Some(source)
             }
+            Origin::Import => None,
         };
         let traceparent = traces::traceparent_or(caller);
-        let accepted = accept(self.store.as_ref(), checked, source, traceparent).await?;
+        let accepted = accept(self.store.as_ref(), checked, source, traceparent, imported).await?;
         match &accepted {
             Accepted::New { .. } => self.pipeline.wake(tenant),
             Accepted::Conflict { seq, first_seq } => {
@@ -149,6 +155,7 @@ async fn accept(
     checked: &Checked,
     source: Option<EventSource>,
     traceparent: Option<String>,
+    imported: bool,
 ) -> StoreResult<Accepted> {
     let data = serde_json::to_vec(&checked.json["data"]).expect("JSON serializes");
     let content_hash: String = Sha256::digest(data)
@@ -165,6 +172,7 @@ async fn accept(
             content_hash,
             source,
             traceparent,
+            imported,
         })
         .await
 }

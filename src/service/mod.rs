@@ -6,6 +6,7 @@ pub mod checks;
 mod dead_letters;
 mod erasure;
 mod error;
+mod imports;
 mod intake;
 mod orders;
 mod preview;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 pub use error::CoreError;
+pub use imports::{ImportReport, RefusedLine};
 pub use intake::{InputTopic, Origin, Receipt};
 pub use orders::{OrderPage, OrderQuery, ORDER_STATUSES};
 pub use readiness::{ConsumerStatus, Readiness};
@@ -48,6 +50,8 @@ pub struct Core {
     /// The application's runtime. HTTP workers run runtimes of their own that end with them;
     /// lanes and store connections must not live on those.
     runtime: tokio::runtime::Handle,
+    /// One import job at a time per tenant, in the order they were made (the lock is fair).
+    imports: transfers::ImportTurns,
 }
 
 impl Core {
@@ -69,6 +73,7 @@ impl Core {
             metrics,
             accepting: AtomicBool::new(true),
             runtime: tokio::runtime::Handle::current(),
+            imports: Default::default(),
         })
     }
 

@@ -19,6 +19,7 @@ pub const ORDER_STATUSES: &[&str] = &[
     "done",
     "failed",
     "resolved",
+    "imported",
 ];
 
 /// The most orders one page holds.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::orders::ORDER_STATUSES;
 use super::{Core, CoreError, CoreResult};
-use crate::domain::transfer_job::{ItemState, NewJob, TransferJob, MAX_JOB_ORDERS};
+use crate::domain::transfer_job::{ItemState, JobKind, NewJob, TransferJob, MAX_JOB_ORDERS};
 use crate::domain::{OrderId, TenantId};
 use crate::pipeline::{ManualError, Overrides, PipelineError};
 use crate::store::OrderFilter;
@@ -35,6 +35,14 @@ const UNFINISHED: &[&str] = &["pending", "held", "in_progress", "failed"];
 /// How long the job waits before asking the store again after it could not answer.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
+/// Per tenant, the turn of its import jobs: one runs at a time, so a history in several parts
+/// is transferred in the file's order.
+pub(super) type ImportTurns =
+    parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// How often an import job looks whether the shop's live orders are through.
+const LIVE_FIRST: Duration = Duration::from_millis(200);
+
 impl Core {
     /// Make a job of the selected orders and start it. The job as created.
     pub async fn start_transfer(
@@ -45,17 +53,30 @@ impl Core {
     ) -> CoreResult<TransferJob> {
         self.existing(id).await?;
         let order_ids = self.selected(id, selection).await?;
+        self.create_job(id, JobKind::Transfer, order_ids, overrides)
+            .await
+    }
+
+    /// Store a job of `order_ids` and start it.
+    pub(super) async fn create_job(
+        self: Arc<Self>,
+        id: &TenantId,
+        kind: JobKind,
+        order_ids: Vec<String>,
+        overrides: Overrides,
+    ) -> CoreResult<TransferJob> {
         let job = NewJob {
             id: uuid::Uuid::new_v4().to_string(),
             tenant_id: id.as_str().to_owned(),
+            kind,
             overrides: serde_json::to_string(&overrides).expect("overrides serialize"),
             order_ids,
         };
         self.store.create_job(&job).await?;
-        tracing::info!(tenant.id = %id, job.id = %job.id, orders = job.order_ids.len(), "transfer job started");
+        tracing::info!(tenant.id = %id, job.id = %job.id, kind = kind.as_str(), orders = job.order_ids.len(), "job started");
         let created = self.job_view(id, &job.id).await?;
         self.runtime
-            .spawn(self.clone().run_job(job.tenant_id, job.id, overrides));
+            .spawn(self.clone().run_job(job.tenant_id, job.id, kind, overrides));
         Ok(created)
     }
 
@@ -89,14 +110,27 @@ impl Core {
             }
         };
         for (tenant, job) in jobs {
-            let overrides = match self.store.job(&tenant, &job).await {
-                Ok(Some(found)) => serde_json::from_str(&found.overrides).unwrap_or_default(),
-                _ => Overrides::default(),
+            let (kind, overrides) = match self.store.job(&tenant, &job).await {
+                Ok(Some(found)) => (
+                    found.kind,
+                    serde_json::from_str(&found.overrides).unwrap_or_default(),
+                ),
+                _ => (JobKind::Transfer, Overrides::default()),
             };
-            tracing::info!(tenant.id = %tenant, job.id = %job, "resuming transfer job");
+            tracing::info!(tenant.id = %tenant, job.id = %job, "resuming job");
             self.runtime
-                .spawn(self.clone().run_job(tenant, job, overrides));
+                .spawn(self.clone().run_job(tenant, job, kind, overrides));
         }
+    }
+
+    /// An import's orders go after the live ones: the shop is not paused (an import waits
+    /// for resume, as live orders do), and none of its orders waits for the lane.
+    async fn live_orders_done(&self, tenant: &str) -> bool {
+        let paused = match self.store.tenant(tenant).await {
+            Ok(Some(found)) => found.paused.is_some(),
+            _ => true,
+        };
+        !paused && self.store.count_pending(tenant).await.is_ok_and(|n| n == 0)
     }
 
     async fn job_view(&self, id: &TenantId, job: &str) -> CoreResult<TransferJob> {
@@ -198,10 +232,34 @@ impl Core {
     /// Take the job's waiting orders one by one through the lane. Stops when none is left
     /// (then the job is done), when it is cancelled, or at shutdown (it stays running, and
     /// the next start picks it up).
-    async fn run_job(self: Arc<Self>, tenant: String, job: String, overrides: Overrides) {
+    async fn run_job(
+        self: Arc<Self>,
+        tenant: String,
+        job: String,
+        kind: JobKind,
+        overrides: Overrides,
+    ) {
+        let turn = match kind {
+            JobKind::Import => Some(
+                self.imports
+                    .lock()
+                    .entry(tenant.clone())
+                    .or_default()
+                    .clone(),
+            ),
+            JobKind::Transfer => None,
+        };
+        let _turn = match &turn {
+            Some(turn) => Some(turn.lock().await),
+            None => None,
+        };
         loop {
             if !self.accepting() {
                 return;
+            }
+            if kind == JobKind::Import && !self.live_orders_done(&tenant).await {
+                tokio::time::sleep(LIVE_FIRST).await;
+                continue;
             }
             let item = match self.store.next_job_order(&job).await {
                 Ok(Some(item)) => item,

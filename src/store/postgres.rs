@@ -762,6 +762,7 @@ impl JobStore for PgStore {
             .bind(&job.tenant_id)
             .bind(&job.overrides)
             .bind(Utc::now())
+            .bind(job.kind.as_str())
             .execute(&mut *tx)
             .await?;
         for (position, order_id) in job.order_ids.iter().enumerate() {

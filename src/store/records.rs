@@ -102,7 +102,10 @@ pub(super) fn plan_erasure(
         let Some(redacted) = redact_event(&payload, who) else {
             continue;
         };
-        if matches!(status, EventStatus::Pending | EventStatus::Dead) {
+        if matches!(
+            status,
+            EventStatus::Pending | EventStatus::Dead | EventStatus::Imported
+        ) {
             plan.held.push(order_id);
             continue;
         }
@@ -132,6 +135,7 @@ pub(super) fn amount(text: Option<String>) -> StoreResult<Option<rust_decimal::D
 /// content hash): the first of its document, a resend of it, or a different version.
 pub(super) fn intake_status(first: Option<&(i64, String)>, event: &NewEvent) -> EventStatus {
     match first {
+        None if event.imported => EventStatus::Imported,
         None => EventStatus::Pending,
         Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
         Some(_) => EventStatus::Conflict,

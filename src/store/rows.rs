@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::records::{amount, json};
 use super::{crypto, StoreError, StoreResult};
 use crate::config::EncryptionKeys;
-use crate::domain::transfer_job::{ItemState, JobItem, JobProgress, JobStatus, TransferJob};
+use crate::domain::transfer_job::{
+    ItemState, JobItem, JobKind, JobProgress, JobStatus, TransferJob,
+};
 use crate::domain::{
     DeadLetter, DeadLetterStatus, DineroRefs, EventSource, EventStatus, HistoryEntry, OrderRecord,
     OrderSummary, OutboxRecord, Pause, Step, StoredEvent, Tenant, TenantCounts,
@@ -245,6 +247,7 @@ pub(super) fn job(row: &impl Columns, orders: Vec<JobItem>) -> StoreResult<Trans
     Ok(TransferJob {
         id: row.text("id"),
         tenant_id: row.text("tenant_id"),
+        kind: JobKind::parse(&row.text("kind"))?,
         status: JobStatus::parse(&row.text("status"))?,
         overrides: row.text("overrides"),
         created_at: row.time("created_at")?,

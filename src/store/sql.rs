@@ -81,9 +81,11 @@ RETURNING seq";
 pub(super) const NEXT_PENDING: &str =
     "SELECT * FROM events WHERE tenant_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1";
 
-/// The order's event a manual transfer takes: waiting or dead-lettered. $1 tenant, $2 order.
+/// The order's event a manual transfer takes: waiting, dead-lettered or imported.
+/// $1 tenant, $2 order.
 pub(super) const PENDING_FOR_ORDER: &str = "
-SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 AND status IN ('pending', 'dead')
+SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2
+  AND status IN ('pending', 'dead', 'imported')
 ORDER BY seq LIMIT 1";
 
 pub(super) const EVENTS_FOR_ORDER: &str =
@@ -156,6 +158,7 @@ SELECT * FROM (
                 WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
                 WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
                 WHEN e.status = 'resolved' THEN 'resolved'
+                WHEN e.status = 'imported' AND o.step IS NULL THEN 'imported'
                 WHEN $2 THEN 'held'
                 WHEN o.step IS NULL THEN 'pending'
                 ELSE 'in_progress' END AS status
@@ -224,10 +227,10 @@ pub(super) const MARK_PUBLISHED: &str =
 
 // Transfer jobs.
 
-/// $1 id, $2 tenant, $3 overrides (JSON), $4 created at.
+/// $1 id, $2 tenant, $3 overrides (JSON), $4 created at, $5 kind.
 pub(super) const INSERT_JOB: &str = "
-INSERT INTO transfer_jobs (id, tenant_id, overrides, status, created_at)
-VALUES ($1, $2, $3, 'running', $4)";
+INSERT INTO transfer_jobs (id, tenant_id, overrides, status, created_at, kind)
+VALUES ($1, $2, $3, 'running', $4, $5)";
 
 /// $1 job, $2 position, $3 order.
 pub(super) const INSERT_JOB_ORDER: &str = "

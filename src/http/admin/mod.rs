@@ -4,6 +4,7 @@
 
 mod dead_letters;
 mod erasure;
+mod imports;
 mod orders;
 mod preview;
 mod tenants;
@@ -37,6 +38,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/tenants/{tenant_id}/orders/{order_id}/transfer")
                 .route(web::post().to(orders::transfer)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/imports").route(web::post().to(imports::import)),
         )
         .service(
             web::resource("/v1/tenants/{tenant_id}/preview")
