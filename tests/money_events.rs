@@ -90,18 +90,6 @@ async fn wait_for_dead_letters(harness: &Harness, tenant: &str, count: usize) ->
     }
 }
 
-/// Every call the organization received, as `METHOD route`.
-fn calls(harness: &Harness, organization: i64) -> Vec<String> {
-    harness
-        .sim
-        .sim()
-        .log
-        .entries(0, Some(organization))
-        .into_iter()
-        .map(|e| format!("{} {}", e.method, e.route.unwrap_or_default()))
-        .collect()
-}
-
 /// A credit note as the simulator holds it.
 struct Note {
     credits: Option<Uuid>,
@@ -392,11 +380,11 @@ async fn a_payment_after_booking_on_credit_settles_the_invoice() {
         "B2B",
         json!({"payment_id": "bank-1", "payment": {"method": "paypal", "amount": "238.90", "paid_at": "2026-12-01T12:00:00Z"}}),
     );
-    let before = calls(&harness, 74).len();
+    let before = harness.calls(74).len();
     send_ok(&harness, &paid).await;
     harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
     assert_eq!(
-        calls(&harness, 74)[before..],
+        harness.calls(74)[before..],
         [
             "GET /v1/{organizationId}/invoices/{guid}",
             "POST /v1/{organizationId}/invoices/{guid}/payments",

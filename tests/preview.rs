@@ -11,18 +11,6 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Every call the organization received, as `METHOD route`.
-fn calls(harness: &Harness, organization: i64) -> Vec<String> {
-    harness
-        .sim
-        .sim()
-        .log
-        .entries(0, Some(organization))
-        .into_iter()
-        .map(|e| format!("{} {}", e.method, e.route.unwrap_or_default()))
-        .collect()
-}
-
 fn writes(calls: &[String]) -> Vec<&String> {
     calls
         .iter()
@@ -64,7 +52,7 @@ async fn a_preview_makes_nothing_and_matches_the_invoice_later_created_to_the_ø
         ("45.29", "9.06"),
         json!({"prices_include_vat": false}),
     );
-    let before = calls(&harness, 41);
+    let before = harness.calls(41);
     let (status, shown) = preview(&harness, "shop", &event).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["situation"], "domestic");
@@ -80,7 +68,7 @@ async fn a_preview_makes_nothing_and_matches_the_invoice_later_created_to_the_ø
     assert_eq!(shown["invoice"]["external_reference"], "shop:1");
     assert_eq!(shown["invoice"]["payments"][0]["deposit_account"], 55010);
     // Nothing was made in Dinero: only reads and the totals.
-    let after = calls(&harness, 41);
+    let after = harness.calls(41);
     assert!(after.len() > before.len());
     assert!(writes(&after).is_empty(), "{after:?}");
     assert!(
@@ -161,7 +149,7 @@ async fn a_shop_that_opts_in_has_dinero_total_each_invoice_before_it_is_created(
     assert_eq!(harness.put_tenant("shop", 43, opted).await.status(), 201);
     assert_eq!(harness.send("shop", &order("shop", "1", 1)).await.0, 202);
     harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
-    let calls = calls(&harness, 43);
+    let calls = harness.calls(43);
     let fetch = calls
         .iter()
         .position(|c| c.ends_with("/invoices/fetch"))
@@ -206,7 +194,7 @@ async fn totals_dinero_would_compute_otherwise_stop_an_opted_in_transfer_before_
     let orders = harness.wait_for_orders("shop", 1, &["failed"], WAIT).await;
     let error = orders[0]["error"].as_str().unwrap();
     assert!(error.contains("would total 6.28"), "{error}");
-    let made = calls(&harness, 44);
+    let made = harness.calls(44);
     assert!(
         !made
             .iter()

@@ -12,7 +12,7 @@ use super::problem::{ApiResult, Problem};
 use super::HttpState;
 use crate::domain::Accepted;
 use crate::domain::TenantId;
-use crate::service::checks;
+use crate::service::checks::{self, Checked};
 use crate::service::{CoreError, Origin, Receipt};
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -76,15 +76,7 @@ async fn handle(
     verify_signature(&secrets, &body, request.headers())?;
 
     // Parse.
-    let checked = checks::check(&body).map_err(|error| {
-        Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
-    })?;
-    if checked.event.tenant() != tenant.as_str() {
-        return Err(Problem::bad_request(
-            "tenant_mismatch",
-            "the event's tenantid is not the tenant of this URL",
-        ));
-    }
+    let checked = parse_event(&body, &tenant)?;
     let traceparent = request
         .headers()
         .get("traceparent")
@@ -129,6 +121,21 @@ async fn handle(
         }
     };
     Ok((HttpResponse::build(status).json(answer), result))
+}
+
+/// An order event as the webhook takes it (the preview too): the door's checks, and the
+/// event's tenant must be the URL's.
+pub(crate) fn parse_event(body: &[u8], tenant: &TenantId) -> Result<Checked, Problem> {
+    let checked = checks::check(body).map_err(|error| {
+        Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
+    })?;
+    if checked.event.tenant() != tenant.as_str() {
+        return Err(Problem::bad_request(
+            "tenant_mismatch",
+            "the event's tenantid is not the tenant of this URL",
+        ));
+    }
+    Ok(checked)
 }
 
 /// The library checks the ±5 minute window and compares in constant time. It reads the

@@ -241,6 +241,17 @@ impl Harness {
             .unwrap_or(0)
     }
 
+    /// Every call the organization received, as `METHOD route`.
+    pub fn calls(&self, organization: i64) -> Vec<String> {
+        self.sim
+            .sim()
+            .log
+            .entries(0, Some(organization))
+            .into_iter()
+            .map(|e| format!("{} {}", e.method, e.route.unwrap_or_default()))
+            .collect()
+    }
+
     /// `/metrics` as Prometheus would scrape it.
     pub async fn scrape(&self) -> String {
         let response = self

@@ -4,9 +4,9 @@ use actix_web::{web, HttpResponse};
 
 use super::tenant_path;
 use crate::http::auth::Admin;
-use crate::http::problem::{ApiResult, Problem};
+use crate::http::problem::ApiResult;
+use crate::http::webhook::parse_event;
 use crate::http::HttpState;
-use crate::service::checks;
 
 /// The body is an order event as the webhook takes it; 200 with the invoice it would become.
 pub async fn preview(
@@ -16,15 +16,7 @@ pub async fn preview(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let tenant = tenant_path(&tenant)?;
-    let checked = checks::check(&body).map_err(|error| {
-        Problem::bad_request(error.code(), error.to_string()).with_errors(error.violations())
-    })?;
-    if checked.event.tenant() != tenant.as_str() {
-        return Err(Problem::bad_request(
-            "tenant_mismatch",
-            "the event's tenantid is not the tenant of this URL",
-        ));
-    }
+    let checked = parse_event(&body, &tenant)?;
     let preview = state
         .core
         .run(move |core| async move { core.preview(&tenant, checked).await })
