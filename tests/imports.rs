@@ -176,6 +176,15 @@ async fn imported_orders_wait_for_the_live_ones_and_for_a_paused_shop() {
         "every live order before the imported ones: {references:?}"
     );
 
+    let empty = harness
+        .admin(Method::POST, "/v1/tenants/shop/imports")
+        .body("\n\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 400);
+    assert_eq!(empty.json::<Value>().await.unwrap()["code"], "no_lines");
+
     // A paused shop's import waits for resume, as its live orders do.
     let paused = harness
         .admin(Method::POST, "/v1/tenants/shop/pause")

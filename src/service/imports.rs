@@ -54,6 +54,12 @@ impl Core {
             .map(|(index, line)| (first_line + index, line.trim_ascii()))
             .filter(|(_, line)| !line.is_empty())
             .collect();
+        if lines.is_empty() {
+            return Err(CoreError::bad_input(
+                "no_lines",
+                "the body holds no events: one JSON event a line",
+            ));
+        }
         if lines.len() > MAX_JOB_ORDERS {
             return Err(CoreError::bad_input(
                 "too_many_lines",
