@@ -250,3 +250,57 @@ async fn a_job_refuses_what_it_cannot_take() {
     .await;
     assert_eq!(status, 404);
 }
+
+/// A job stopped by a restart halfway is picked up by the next start, and nothing it did
+/// before is done again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_halfway_picks_the_job_up_and_repeats_nothing() {
+    let mut harness = Harness::start_with(
+        vec![organization(34)],
+        |sim| {
+            sim.faults = dinero_sim::FaultConfig {
+                latency_ms: 10,
+                ..Default::default()
+            }
+        },
+        |_| {},
+    )
+    .await;
+    let put = harness
+        .put_tenant("shop", 34, settings(json!({"auto_transfer": false})))
+        .await;
+    assert_eq!(put.status(), 201);
+    send_all(&harness, (1..=30).map(|n| order("shop", &n.to_string(), n))).await;
+    harness.wait_for_orders("shop", 30, &["held"], WAIT).await;
+    let ids: Vec<String> = (1..=30).map(|n| n.to_string()).collect();
+    let (status, job) = post(
+        &harness,
+        "/v1/tenants/shop/transfers",
+        json!({"order_ids": ids}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let id = job["id"].as_str().unwrap().to_owned();
+    // Stop once some, not all, are through.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let view = harness
+            .get(&format!("/v1/tenants/shop/transfers/{id}"))
+            .await;
+        if view["progress"]["done"].as_u64().unwrap() >= 5 {
+            assert_eq!(view["status"], "running", "{view}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    harness.restart().await;
+    let (done, _) = wait_for_job(&harness, &id).await;
+    assert_eq!(done["progress"]["done"], 30, "{done}");
+    assert_eq!(booked(&harness.dinero(34).await).len(), 30);
+    let all = harness.dinero(34).await["invoices"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(all, 30, "no invoice made twice");
+}

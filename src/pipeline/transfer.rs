@@ -646,8 +646,7 @@ impl Context<'_> {
 }
 
 /// Where a customer's contact was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactMatch {
     /// The service's contact cache.
     Cached,

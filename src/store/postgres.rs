@@ -19,9 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use super::records::{
-    dead_letter_headers, outbox_headers, plan_erasure, status_record, LedgerWrite,
-};
+use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
 use super::*;
 use crate::config::{EncryptionKeys, PgTlsMode, StoreSettings};
 
@@ -415,25 +413,6 @@ impl InboxStore for PgStore {
     }
 }
 
-/// One ledger write under its fence, inside the caller's transaction: the row and history,
-/// and for a completion its event `done` and the event's dead letter replayed.
-async fn ledger_in(conn: &mut PgConnection, write: &LedgerWrite) -> StoreResult<()> {
-    check_fence(conn, &write.fence).await?;
-    write_order(conn, &write.order, &write.history()).await?;
-    if let Some(seq) = write.completes {
-        sqlx::query(sql::SET_EVENT_STATUS)
-            .bind(EventStatus::Done.as_str())
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(sql::REPLAYED)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
 /// The ledger row and its history rows, inside the caller's transaction.
 async fn write_order(
     conn: &mut PgConnection,
@@ -500,17 +479,17 @@ impl LedgerStore for PgStore {
         rows.iter().map(rows::order).collect()
     }
 
+    // The ledger's writes are not group-committed here: PostgreSQL already shares one WAL
+    // flush among concurrent commits, and lanes writing on connections of their own beat one
+    // shared transaction's statements in a row (README, Benchmarks).
     async fn save_order(
         &self,
         order: &OrderRecord,
         history: &[Reached<'_>],
         fence: &Fence,
     ) -> StoreResult<()> {
-        // Not group-committed: PostgreSQL already shares one WAL flush among concurrent
-        // commits, and lanes writing on connections of their own beat one shared
-        // transaction's statements in a row (README, Benchmarks).
-        let mut tx = self.pool.begin().await?;
-        ledger_in(&mut tx, &LedgerWrite::new(order, history, fence, None)).await?;
+        let mut tx = self.write_fenced(fence).await?;
+        write_order(&mut tx, order, history).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -522,15 +501,17 @@ impl LedgerStore for PgStore {
         event_seq: i64,
         fence: &Fence,
     ) -> StoreResult<()> {
-        // Not group-committed: PostgreSQL already shares one WAL flush among concurrent
-        // commits, and lanes writing on connections of their own beat one shared
-        // transaction's statements in a row (README, Benchmarks).
-        let mut tx = self.pool.begin().await?;
-        ledger_in(
-            &mut tx,
-            &LedgerWrite::new(order, history, fence, Some(event_seq)),
-        )
-        .await?;
+        let mut tx = self.write_fenced(fence).await?;
+        write_order(&mut tx, order, history).await?;
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(EventStatus::Done.as_str())
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::REPLAYED)
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,10 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    Accepted, EventStatus, Fence, NewDeadLetter, NewEvent, OrderRecord, Reached, StoreError,
-    StoreResult, StoredEvent,
-};
+use super::{Accepted, EventStatus, NewDeadLetter, NewEvent, StoreError, StoreResult, StoredEvent};
 use crate::domain::erasure::{contact_cache_key, redact_event, CustomerRef};
 
 pub(super) fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
@@ -148,45 +145,5 @@ pub(super) fn accepted(status: EventStatus, seq: i64, first: Option<(i64, String
         (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
         (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
         _ => Accepted::New { seq },
-    }
-}
-
-/// A ledger write as the group commit carries it (owned): the document's row and history, the
-/// claim it is made under, and for `complete_order` the event it completes.
-pub(super) struct LedgerWrite {
-    pub order: OrderRecord,
-    history: Vec<(String, Option<String>, DateTime<Utc>)>,
-    pub fence: Fence,
-    pub completes: Option<i64>,
-}
-
-impl LedgerWrite {
-    pub fn new(
-        order: &OrderRecord,
-        history: &[Reached<'_>],
-        fence: &Fence,
-        completes: Option<i64>,
-    ) -> Self {
-        LedgerWrite {
-            order: order.clone(),
-            history: history
-                .iter()
-                .map(|r| (r.step.to_owned(), r.detail.clone(), r.at))
-                .collect(),
-            fence: fence.clone(),
-            completes,
-        }
-    }
-
-    /// The history rows to append.
-    pub fn history(&self) -> Vec<Reached<'_>> {
-        self.history
-            .iter()
-            .map(|(step, detail, at)| Reached {
-                step,
-                detail: detail.clone(),
-                at: *at,
-            })
-            .collect()
     }
 }

@@ -13,9 +13,7 @@ use uuid::Uuid;
 
 use futures::future::BoxFuture;
 
-use super::records::{
-    dead_letter_headers, outbox_headers, plan_erasure, status_record, LedgerWrite,
-};
+use super::records::{dead_letter_headers, outbox_headers, plan_erasure, status_record};
 use super::*;
 use crate::config::EncryptionKeys;
 
@@ -442,6 +440,46 @@ impl InboxStore for SqliteStore {
         .bind(json_list(partitions))
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// A ledger write as SQLite's group commit carries it (owned): the document's row and history, the
+/// claim it is made under, and for `complete_order` the event it completes.
+struct LedgerWrite {
+    order: OrderRecord,
+    history: Vec<(String, Option<String>, DateTime<Utc>)>,
+    fence: Fence,
+    completes: Option<i64>,
+}
+
+impl LedgerWrite {
+    fn new(
+        order: &OrderRecord,
+        history: &[Reached<'_>],
+        fence: &Fence,
+        completes: Option<i64>,
+    ) -> Self {
+        LedgerWrite {
+            order: order.clone(),
+            history: history
+                .iter()
+                .map(|r| (r.step.to_owned(), r.detail.clone(), r.at))
+                .collect(),
+            fence: fence.clone(),
+            completes,
+        }
+    }
+
+    /// The history rows to append.
+    fn history(&self) -> Vec<Reached<'_>> {
+        self.history
+            .iter()
+            .map(|(step, detail, at)| Reached {
+                step,
+                detail: detail.clone(),
+                at: *at,
+            })
+            .collect()
     }
 }
 
