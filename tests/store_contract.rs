@@ -10,12 +10,15 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use dinero_bridge::config::{EncryptionKeys, Settings, StoreSettings};
 use dinero_bridge::domain::erasure::CustomerRef;
+use dinero_bridge::domain::money_events::correction_document;
 use dinero_bridge::domain::ErrorClass;
 use dinero_bridge::domain::{
     Accepted, DeadLetterStatus, DineroCredentials, EventSource, EventStatus, NewDeadLetter,
-    NewEvent, OrderRecord, Reached, Step, Tenant, TenantSecrets, TenantSettings,
+    NewEvent, OrderRecord, Reached, Step, Tenant, TenantSecrets, TenantSettings, CREATE_INVOICE,
 };
-use dinero_bridge::store::{self, Erasure, Fence, OrderFilter, Store, StoreError};
+use dinero_bridge::store::{
+    self, ConflictResolution, Erasure, Fence, OrderFilter, Store, StoreError,
+};
 use serde_json::json;
 
 use common::pg::PgDatabase;
@@ -107,6 +110,8 @@ contract!(
     completing_an_order_writes_row_history_event_and_dead_letter_together,
     inbox_writes_arriving_together_are_each_answered_after_the_shared_commit,
     ledger_writes_of_many_lanes_at_once_all_land_and_a_fenced_one_fails_alone,
+    a_newer_version_replaces_a_waiting_order_until_its_invoice_create_is_marked,
+    a_conflict_is_listed_and_resolved_by_keeping_or_rebooking,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -231,7 +236,15 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
         .accept_event(event("shop", "e-1c", "1", "changed"))
         .await
         .unwrap();
-    assert!(matches!(changed, Accepted::Conflict { first_seq, .. } if first_seq == first));
+    // Nothing was made from the first version yet: the changed one takes its place.
+    let Accepted::Replaced {
+        seq: current,
+        replaced_seq,
+    } = changed
+    else {
+        panic!("a changed waiting order replaces it: {changed:?}");
+    };
+    assert_eq!(replaced_seq, first);
     // The same ids under another tenant are another event.
     assert!(matches!(
         store
@@ -243,7 +256,7 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
     let second = accept(store, "shop", "2").await;
     assert_eq!(
         store.next_pending_event("shop").await.unwrap().unwrap().seq,
-        first
+        current
     );
     assert_eq!(store.count_pending("shop").await.unwrap(), 2);
     // The orders list: the first event of each order, its status computed, filtered and
@@ -270,14 +283,14 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
     let pending = |seq: i64| (seq, "pending".to_owned());
     assert_eq!(
         list(false, None, 0, 10).await,
-        vec![pending(first), pending(second)]
+        vec![pending(current), pending(second)]
     );
-    assert_eq!(list(false, None, first, 10).await, vec![pending(second)]);
-    assert_eq!(list(false, None, 0, 1).await, vec![pending(first)]);
+    assert_eq!(list(false, None, current, 10).await, vec![pending(second)]);
+    assert_eq!(list(false, None, 0, 1).await, vec![pending(current)]);
     assert_eq!(list(false, Some("done"), 0, 10).await, vec![]);
     assert_eq!(
         list(true, Some("held"), 0, 10).await,
-        vec![(first, "held".to_owned()), (second, "held".to_owned())]
+        vec![(current, "held".to_owned()), (second, "held".to_owned())]
     );
     let counts = store.tenant_counts(None, "", 100).await.unwrap();
     assert_eq!(counts.get("shop").map(|c| c.pending_events), Some(2));
@@ -291,9 +304,9 @@ async fn duplicates_and_conflicts_are_recognised(b: &Backend) {
     assert_eq!(
         statuses,
         [
-            EventStatus::Pending,
+            EventStatus::Superseded,
             EventStatus::Duplicate,
-            EventStatus::Conflict
+            EventStatus::Pending
         ]
     );
     let mut pending = store.tenants_with_pending_events().await.unwrap();
@@ -1366,4 +1379,198 @@ async fn ledger_writes_of_many_lanes_at_once_all_land_and_a_fenced_one_fails_alo
         assert_eq!(steps, ["received", "done"]);
     }
     assert!(store.order("stale", "1").await.unwrap().is_none());
+}
+
+/// A changed order replaces the waiting version (a dead-lettered one too, whose letter is
+/// closed), and once a lane has marked the invoice's create in flight it is a conflict
+/// instead; the lane's mark for a replaced version fails, so nothing is made from it.
+async fn a_newer_version_replaces_a_waiting_order_until_its_invoice_create_is_marked(b: &Backend) {
+    let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    let v1 = accept(store, "shop", "1").await;
+    let Accepted::Replaced {
+        seq: v2,
+        replaced_seq,
+    } = store
+        .accept_event(event("shop", "e-1-v2", "1", "v2"))
+        .await
+        .unwrap()
+    else {
+        panic!("the waiting version is replaced");
+    };
+    assert_eq!(replaced_seq, v1);
+    // The lane had taken v1: its create's mark fails, so no invoice is made from it.
+    let mut stale = OrderRecord::new("shop", "1", v1);
+    stale.in_flight = Some(CREATE_INVOICE.into());
+    assert!(matches!(
+        store.save_order(&stale, &[], &fence).await,
+        Err(StoreError::Superseded(_))
+    ));
+    assert!(matches!(
+        store
+            .dead_letter_and_pause(letter("shop", v1, "1"), "why", &fence)
+            .await,
+        Err(StoreError::Superseded(_))
+    ));
+    // v2's create is marked: from now on a v3 is a conflict, v2 stays.
+    let mut marked = OrderRecord::new("shop", "1", v2);
+    marked.in_flight = Some(CREATE_INVOICE.into());
+    store.save_order(&marked, &[], &fence).await.unwrap();
+    let v3 = store
+        .accept_event(event("shop", "e-1-v3", "1", "v3"))
+        .await
+        .unwrap();
+    assert!(matches!(v3, Accepted::Conflict { first_seq, .. } if first_seq == v2));
+    let statuses: Vec<&str> = store
+        .events_for_order("shop", "1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.status.as_str())
+        .collect();
+    assert_eq!(statuses, ["superseded", "pending", "conflict"]);
+    // A resend of v2 is a duplicate of the current version; of v1, a conflict.
+    assert!(matches!(
+        store
+            .accept_event(event("shop", "e-1-v2-again", "1", "v2"))
+            .await
+            .unwrap(),
+        Accepted::DuplicateOrder { seq } if seq == v2
+    ));
+
+    // A dead-lettered version is replaced too; its letter is closed, so resume queues
+    // only the new version.
+    let dead = accept(store, "shop", "2").await;
+    store
+        .dead_letter_and_pause(letter("shop", dead, "2"), "order 2 failed", &fence)
+        .await
+        .unwrap();
+    let Accepted::Replaced { seq: fixed, .. } = store
+        .accept_event(event("shop", "e-2-fixed", "2", "fixed"))
+        .await
+        .unwrap()
+    else {
+        panic!("the dead-lettered version is replaced");
+    };
+    let letters = store.dead_letters("shop").await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].status.as_str(), "resolved");
+    assert!(letters[0]
+        .resolution
+        .as_deref()
+        .is_some_and(|r| r.contains("e-2-fixed")));
+    assert_eq!(
+        store.resume("shop").await.unwrap(),
+        0,
+        "no letter to replay"
+    );
+    let waiting = store.pending_event_for_order("shop", "2").await.unwrap();
+    assert_eq!(waiting.map(|e| e.seq), Some(fixed));
+    let history = store.order_history("shop", "2").await.unwrap();
+    assert!(history.iter().any(|h| h.step == "replaced"));
+}
+
+/// An order's conflict shows in the list; keeping the booked invoice sets the version
+/// aside, a rebook makes the newest version current and opens its credit-note row.
+async fn a_conflict_is_listed_and_resolved_by_keeping_or_rebooking(b: &Backend) {
+    let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    let mut booked = Vec::new();
+    for order in ["1", "2"] {
+        let seq = accept(store, "shop", order).await;
+        let mut record = OrderRecord::new("shop", order, seq);
+        record.invoice_guid = Some(uuid::Uuid::new_v4());
+        record.invoice_number = Some(seq);
+        record.step = Step::Done;
+        store
+            .complete_order(&record, &[], seq, &fence)
+            .await
+            .unwrap();
+        booked.push(seq);
+        for version in ["b", "c"] {
+            let id = format!("e-{order}-{version}");
+            let answer = store
+                .accept_event(event("shop", &id, order, version))
+                .await
+                .unwrap();
+            assert!(matches!(answer, Accepted::Conflict { .. }), "{answer:?}");
+        }
+    }
+    let conflicts = store
+        .order_summaries(&OrderFilter {
+            tenant: "shop",
+            held: false,
+            status: Some("conflict"),
+            order_id: None,
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        conflicts.iter().map(|o| o.seq).collect::<Vec<_>>(),
+        booked,
+        "each booked order is listed once, as a conflict"
+    );
+
+    let kept = store
+        .resolve_conflict("shop", "1", ConflictResolution::KeepBooked, "kept")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.set_aside, ["e-1-b", "e-1-c"]);
+    assert_eq!(kept.rebook, None);
+    let rebook = store
+        .resolve_conflict("shop", "2", ConflictResolution::Rebook, "rebook")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rebook.set_aside, ["e-2-b"]);
+    assert_eq!(rebook.rebook.as_deref(), Some("e-2-c"));
+    assert!(store
+        .resolve_conflict("shop", "2", ConflictResolution::Rebook, "again")
+        .await
+        .unwrap()
+        .is_none());
+    let statuses = |order: &'static str| async move {
+        store
+            .events_for_order("shop", order)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.status.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statuses("1").await, ["done", "set_aside", "set_aside"]);
+    assert_eq!(statuses("2").await, ["superseded", "set_aside", "pending"]);
+    let waiting = store
+        .pending_event_for_order("shop", "2")
+        .await
+        .unwrap()
+        .unwrap();
+    let note = store
+        .document("shop", "2", &correction_document(waiting.seq))
+        .await
+        .unwrap()
+        .expect("the rebook's credit-note row");
+    assert_eq!(note.step, Step::Received);
+    // The credit note booked, the credited invoice's row moves aside for the new one.
+    let credited = store.order("shop", "2").await.unwrap().unwrap();
+    let fresh = OrderRecord::new("shop", "2", waiting.seq);
+    store
+        .move_invoice_aside(&credited, &fresh, &[], &fence)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order("shop", "2").await.unwrap().map(|o| o.event_seq),
+        Some(waiting.seq)
+    );
+    let aside = store
+        .document("shop", "2", &format!("invoice@{}", credited.event_seq))
+        .await
+        .unwrap()
+        .expect("the credited invoice's row, moved aside");
+    assert_eq!(aside.invoice_number, credited.invoice_number);
 }

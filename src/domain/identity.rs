@@ -17,6 +17,16 @@ pub fn invoice_guid(tenant: &str, order_id: &str) -> Uuid {
     derive(tenant, "invoice", order_id)
 }
 
+/// The invoice of a corrected version of an order, rebooked after its first invoice was
+/// credited: its own guid, from the event that carried the version.
+pub fn corrected_invoice_guid(tenant: &str, order_id: &str, event_id: &str) -> Uuid {
+    derive(
+        tenant,
+        "corrected-invoice",
+        &format!("{}:{order_id}/{event_id}", order_id.len()),
+    )
+}
+
 /// A later document of an order (`refund:<id>`, `cancel`): its own guid, never the invoice's.
 pub fn document_guid(tenant: &str, order_id: &str, document: &str) -> Uuid {
     derive(tenant, document, order_id)

@@ -15,8 +15,14 @@ pub enum EventStatus {
     Resolved,
     /// Same order, same content as an earlier event.
     Duplicate,
-    /// Same order, different content: the first event wins, this one is kept for review.
+    /// Same order, different content, after an invoice was made from the version before:
+    /// kept for review until an operator resolves it (keep the booked one, or rebook).
     Conflict,
+    /// A newer version of the order (different content) replaced this one before anything
+    /// was made in Dinero, or a rebook credited the invoice made from it.
+    Superseded,
+    /// A conflicting version the operator set aside, keeping the booked invoice.
+    SetAside,
     /// From a history import: transferred by its import job, after live orders, never by
     /// the lane's automatic drain.
     Imported,
@@ -31,8 +37,22 @@ impl EventStatus {
             EventStatus::Resolved => "resolved",
             EventStatus::Duplicate => "duplicate",
             EventStatus::Conflict => "conflict",
+            EventStatus::Superseded => "superseded",
+            EventStatus::SetAside => "set_aside",
             EventStatus::Imported => "imported",
         }
+    }
+
+    /// The event carries the order's version that counts: not a resend, an open conflict,
+    /// or a version replaced or set aside.
+    pub fn is_current_version(self) -> bool {
+        !matches!(
+            self,
+            EventStatus::Duplicate
+                | EventStatus::Conflict
+                | EventStatus::Superseded
+                | EventStatus::SetAside
+        )
     }
 
     pub fn parse(text: &str) -> Result<Self, UnknownValue> {
@@ -43,6 +63,8 @@ impl EventStatus {
             "resolved" => EventStatus::Resolved,
             "duplicate" => EventStatus::Duplicate,
             "conflict" => EventStatus::Conflict,
+            "superseded" => EventStatus::Superseded,
+            "set_aside" => EventStatus::SetAside,
             "imported" => EventStatus::Imported,
             other => return Err(UnknownValue(format!("event status '{other}'"))),
         })
@@ -87,7 +109,14 @@ pub enum Accepted {
     DuplicateOrder {
         seq: i64,
     },
-    /// Another event carried the same order with different content; the first wins.
+    /// A newer version of a waiting order: it takes the place of `replaced_seq`, which is
+    /// superseded (nothing was made in Dinero from it yet).
+    Replaced {
+        seq: i64,
+        replaced_seq: i64,
+    },
+    /// Another event carried the same order with different content after an invoice was
+    /// made from it: kept as a conflict for an operator to resolve.
     Conflict {
         seq: i64,
         first_seq: i64,

@@ -6,6 +6,10 @@ use uuid::Uuid;
 
 use super::UnknownValue;
 
+/// The in-flight mark of an invoice's create: once it is written, the order's version is
+/// fixed (a newer one becomes a conflict, never a replacement).
+pub const CREATE_INVOICE: &str = "create_invoice";
+
 /// Where an order stands in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

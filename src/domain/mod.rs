@@ -20,7 +20,9 @@ pub use dead_letter::{DeadLetter, DeadLetterStatus, NewDeadLetter, OutboxRecord}
 pub use failure::ErrorClass;
 pub use ids::{EventId, OrderId, TenantId};
 pub use inbox::{Accepted, EventSource, EventStatus, NewEvent, StoredEvent};
-pub use ledger::{DineroRefs, HistoryEntry, OrderRecord, OrderSummary, Reached, Step};
+pub use ledger::{
+    DineroRefs, HistoryEntry, OrderRecord, OrderSummary, Reached, Step, CREATE_INVOICE,
+};
 pub use mapping::SendInvoice;
 pub use tenant::{DineroCredentials, Pause, Tenant, TenantCounts, TenantSecrets, TenantSettings};
 

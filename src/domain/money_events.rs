@@ -12,9 +12,17 @@ use super::order::{is_money, Envelope, OrderEvent, Payment, Violations, ORDER_CO
 pub const ORDER_REFUNDED: &str = "order.refunded";
 pub const ORDER_CANCELLED: &str = "order.cancelled";
 pub const ORDER_PAID: &str = "order.paid";
+/// A newer version of an order already completed: the same data as `order.completed`.
+pub const ORDER_UPDATED: &str = "order.updated";
 
 /// Every event type the service takes.
-pub const EVENT_TYPES: &[&str] = &[ORDER_COMPLETED, ORDER_REFUNDED, ORDER_CANCELLED, ORDER_PAID];
+pub const EVENT_TYPES: &[&str] = &[
+    ORDER_COMPLETED,
+    ORDER_UPDATED,
+    ORDER_REFUNDED,
+    ORDER_CANCELLED,
+    ORDER_PAID,
+];
 
 /// Money back to the customer: some lines, shipping, an amount, or (none of these) the whole
 /// order. Amounts are in the order's currency, including VAT.
@@ -94,12 +102,23 @@ pub const INVOICE: &str = "invoice";
 /// The document a cancellation makes.
 pub const CANCELLATION: &str = "cancel";
 
+/// The credit note of a rebook: the invoice made from the order's earlier version, credited
+/// so that the version of event `seq` can be invoiced.
+pub fn correction_document(seq: i64) -> String {
+    format!("correction:{seq}")
+}
+
+/// Where a rebook moves the credited invoice's ledger row, to make room for the new one.
+pub fn replaced_invoice_document(seq: i64) -> String {
+    format!("invoice@{seq}")
+}
+
 impl AnyEvent {
     /// Read an event of any type from its JSON; `None` for a type the service does not take.
     pub fn from_json(json: serde_json::Value) -> Option<Result<AnyEvent, serde_json::Error>> {
         let kind = json.get("type")?.as_str()?.to_owned();
         Some(match kind.as_str() {
-            ORDER_COMPLETED => {
+            ORDER_COMPLETED | ORDER_UPDATED => {
                 serde_json::from_value(json).map(|e| AnyEvent::Completed(Box::new(e)))
             }
             ORDER_REFUNDED => serde_json::from_value(json).map(AnyEvent::Refunded),

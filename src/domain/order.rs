@@ -235,7 +235,13 @@ impl Envelope<Order> {
     /// plus the arithmetic a schema cannot express.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::new();
-        self.check_envelope(ORDER_COMPLETED, &self.data.order_id, &mut v);
+        // `order.updated` carries the same order, in a newer version.
+        let kind = if self.event_type == super::money_events::ORDER_UPDATED {
+            super::money_events::ORDER_UPDATED
+        } else {
+            ORDER_COMPLETED
+        };
+        self.check_envelope(kind, &self.data.order_id, &mut v);
         let mut check = |ok: bool, pointer: &str, message: &str| {
             if !ok {
                 v.insert(pointer.to_owned(), message.to_owned());

@@ -111,6 +111,10 @@ async fn handle(
         Receipt::Inbox(accepted) => {
             let (status, outcome, seq) = match accepted {
                 Accepted::New { seq } => (StatusCode::ACCEPTED, "accepted", seq),
+                Accepted::Replaced { seq, replaced_seq } => {
+                    answer["replaced_sequence"] = json!(replaced_seq);
+                    (StatusCode::ACCEPTED, "replaced", seq)
+                }
                 Accepted::DuplicateEvent { seq } => (StatusCode::OK, "duplicate_event", seq),
                 Accepted::DuplicateOrder { seq } => (StatusCode::OK, "duplicate_order", seq),
                 Accepted::Conflict { seq, .. } => (StatusCode::OK, "conflict", seq),

@@ -78,10 +78,7 @@ impl Context<'_> {
             .events_for_order(tenant, &stored.order_id)
             .await?
             .into_iter()
-            .find(|e| {
-                e.document == INVOICE
-                    && !matches!(e.status, EventStatus::Duplicate | EventStatus::Conflict)
-            });
+            .find(|e| e.document == INVOICE && e.status.is_current_version());
         let Some(order_event) = order_event else {
             let why = match self.store.order(tenant, &stored.order_id).await? {
                 None => "has never been received".to_owned(),
@@ -229,7 +226,7 @@ impl Context<'_> {
             .sum())
     }
 
-    /// Create, book and pay out a credit note, each step recorded before and after its call.
+    /// Create, book and pay out a credit note, then complete its event.
     async fn credit(
         &self,
         record: &mut OrderRecord,
@@ -237,6 +234,19 @@ impl Context<'_> {
         invoiced: &Invoiced,
         plan: &CreditPlan,
     ) -> Result<(), TransferError> {
+        let detail = self.credit_steps(record, invoiced, plan).await?;
+        self.complete(record, stored, Some(Step::Done), Some(detail))
+            .await
+    }
+
+    /// Create, book and pay out a credit note, each step recorded before and after its call;
+    /// what was made, for the last write's history.
+    async fn credit_steps(
+        &self,
+        record: &mut OrderRecord,
+        invoiced: &Invoiced,
+        plan: &CreditPlan,
+    ) -> Result<String, TransferError> {
         record.amount = Some(plan.total());
         record.contact_guid = invoiced.record.contact_guid;
         if record.invoice_guid.is_none() {
@@ -255,7 +265,7 @@ impl Context<'_> {
         record.error = None;
         record.error_class = None;
         let number = record.invoice_number.unwrap_or_default();
-        let detail = format!(
+        Ok(format!(
             "credit note {number} of {:.2} {} booked{}",
             plan.total(),
             invoiced.order.data.currency,
@@ -264,9 +274,7 @@ impl Context<'_> {
             } else {
                 ""
             }
-        );
-        self.complete(record, stored, Some(Step::Done), Some(detail))
-            .await
+        ))
     }
 
     async fn create_credit_note(
@@ -539,5 +547,97 @@ impl Context<'_> {
         self.complete(&mut record, stored, Some(Step::Done), Some(detail))
             .await?;
         Ok(record)
+    }
+
+    /// A rebook's first half: the invoice made from the order's earlier version (`booked`)
+    /// credited in full, with what was paid on it paid back from the same account, so the
+    /// version of `stored` can be invoiced in its place. Its credit note is the document
+    /// `correction:<seq>`; once it is booked, the credited invoice's row moves aside and the
+    /// new version's row (returned) takes its place, in one write.
+    pub(super) async fn credit_for_rebook(
+        &self,
+        stored: &StoredEvent,
+        booked: OrderRecord,
+        mut note: OrderRecord,
+    ) -> Result<OrderRecord, TransferError> {
+        let tenant = &self.tenant.id;
+        let no_invoice = |why: &str| TransferError::NoInvoice {
+            order: stored.order_id.clone(),
+            event: "corrected version",
+            why: why.to_owned(),
+        };
+        let booked_event = self
+            .store
+            .events_for_order(tenant, &stored.order_id)
+            .await?
+            .into_iter()
+            .find(|e| e.seq == booked.event_seq)
+            .ok_or_else(|| {
+                no_invoice("was invoiced from an event that retention removed: credit it by hand")
+            })?;
+        let order: OrderEvent = serde_json::from_str(&booked_event.payload)
+            .map_err(|e| TransferError::Payload(e.to_string()))?;
+        if booked.invoice_number.is_none() {
+            return Err(no_invoice("has no booked invoice to credit"));
+        }
+        if !note.step.is_final() {
+            self.settle_foreign_call(&note).await;
+            let settings = self.mapping_settings(Overrides::default());
+            let invoiced_total = mapping::plan(tenant, &order, &settings)?.invoice.total;
+            let refund = Refund {
+                order_id: stored.order_id.clone(),
+                refund_id: format!("rebook-{}", stored.seq),
+                refunded_at: chrono::Utc::now(),
+                lines: Vec::new(),
+                shipping: None,
+                amount: None,
+                // What was registered as paid on the credited invoice goes back, so the new
+                // invoice's own payment is the only one left.
+                payment: order
+                    .data
+                    .payment
+                    .clone()
+                    .filter(|_| booked.payments_done > 0)
+                    .map(|payment| crate::domain::order::Payment {
+                        paid_at: chrono::Utc::now(),
+                        ..payment
+                    }),
+                reason: Some(format!(
+                    "order corrected: invoiced again from event {}",
+                    stored.event_id
+                )),
+            };
+            let plan = mapping::refund(
+                tenant,
+                &order,
+                &refund,
+                &settings,
+                invoiced_total,
+                Decimal::ZERO,
+            )?;
+            let invoiced = Invoiced {
+                record: booked.clone(),
+                order,
+            };
+            let detail = self.credit_steps(&mut note, &invoiced, &plan).await?;
+            self.save(&mut note, Some(Step::Done), Some(detail)).await?;
+        }
+        let mut fresh = OrderRecord::new(tenant, &stored.order_id, stored.seq);
+        fresh.step = Step::Received;
+        let detail = format!(
+            "invoice {} credited by credit note {}; the version of event {} is invoiced next",
+            booked.invoice_number.unwrap_or_default(),
+            note.invoice_number.unwrap_or_default(),
+            stored.event_id
+        );
+        self.store
+            .move_invoice_aside(
+                &booked,
+                &fresh,
+                &[Reached::now("rebook", Some(detail))],
+                self.fence,
+            )
+            .await?;
+        Ok(fresh)
     }
 }

@@ -299,6 +299,11 @@ impl Lane {
                         .observe(took.num_milliseconds().max(0) as f64 / 1000.0);
                     return;
                 }
+                Err(TransferError::Store(StoreError::Superseded(_))) => {
+                    tracing::info!(tenant = %self.tenant_id, order = %event.order_id, "a newer version of the order replaced this one; it goes next");
+                    outcome(&metrics, "superseded");
+                    return;
+                }
                 Err(TransferError::Store(StoreError::Fenced(_))) => {
                     tracing::info!(tenant = %self.tenant_id, "another replica claimed the tenant; this lane stops");
                     outcome(&metrics, "handed_over");

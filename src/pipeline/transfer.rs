@@ -15,9 +15,9 @@ use crate::domain::identity;
 use crate::domain::mapping::{
     self, ContactDraft, ContactKey, Delivery, MappingSettings, PaymentTerms, TransferPlan,
 };
-use crate::domain::money_events::{AnyEvent, CANCELLATION, INVOICE};
+use crate::domain::money_events::{self, AnyEvent, CANCELLATION, INVOICE};
 use crate::domain::order::OrderEvent;
-use crate::domain::{OrderRecord, Reached, Step, StoredEvent, Tenant};
+use crate::domain::{OrderRecord, Reached, Step, StoredEvent, Tenant, CREATE_INVOICE};
 use crate::store::{Fence, Store};
 
 /// Per-call changes to the tenant's settings (manual transfer).
@@ -59,7 +59,6 @@ impl Voucher {
     }
 }
 
-const CREATE_INVOICE: &str = "create_invoice";
 const BOOK_CREDIT_NOTE: &str = "book_credit_note";
 const BOOK: &str = "book";
 const SEND: &str = "send";
@@ -190,14 +189,39 @@ impl Context<'_> {
         event: &OrderEvent,
         overrides: Overrides,
     ) -> Result<OrderRecord, TransferError> {
-        let mut record = match self.store.order(&self.tenant.id, &stored.order_id).await? {
-            Some(record) => record,
-            None => {
-                let mut record = OrderRecord::new(&self.tenant.id, &stored.order_id, stored.seq);
-                let detail = format!("event {}", stored.event_id);
-                self.note(&mut record, Step::Received, detail);
-                record
+        let tenant = &self.tenant.id;
+        let existing = self.store.order(tenant, &stored.order_id).await?;
+        // A rebook (a conflict resolved by invoicing this version anew) has its credit-note
+        // row; looked for only when the order has a row already, never on a first transfer.
+        let rebook = match &existing {
+            Some(_) => {
+                let document = money_events::correction_document(stored.seq);
+                self.store
+                    .document(tenant, &stored.order_id, &document)
+                    .await?
             }
+            None => None,
+        };
+        let fresh = || {
+            let mut record = OrderRecord::new(tenant, &stored.order_id, stored.seq);
+            let detail = format!("event {}", stored.event_id);
+            self.note(&mut record, Step::Received, detail);
+            record
+        };
+        let mut record = match existing {
+            Some(booked) if booked.event_seq != stored.seq => match rebook.clone() {
+                Some(note) => self.credit_for_rebook(stored, booked, note).await?,
+                // Left by a version this one replaced before anything was made in Dinero.
+                None if booked.invoice_guid.is_none()
+                    && booked.in_flight.as_deref() != Some(CREATE_INVOICE)
+                    && !booked.step.is_final() =>
+                {
+                    fresh()
+                }
+                None => booked,
+            },
+            Some(record) => record,
+            None => fresh(),
         };
         if record.step.is_final() {
             // A resend after retention removed the first event: nothing more to do.
@@ -215,7 +239,14 @@ impl Context<'_> {
             }
         }
         self.settle_foreign_call(&record).await;
-        let plan = self.plan(event, overrides)?;
+        let mut plan = self.plan(event, overrides)?;
+        if rebook.is_some() {
+            // Its own invoice: the credited one keeps the order's guid and the shop's number
+            // (a voucher number is never used twice), so Dinero numbers this one.
+            plan.invoice.guid =
+                identity::corrected_invoice_guid(tenant, &stored.order_id, &stored.event_id);
+            plan.invoice.number = None;
+        }
         let contact = match record.contact_guid {
             Some(guid) => guid,
             None => {

@@ -90,7 +90,7 @@ impl Core {
                 continue;
             }
             match self.submit(&checked, Origin::Import).await? {
-                Receipt::Inbox(Accepted::New { .. }) => {
+                Receipt::Inbox(Accepted::New { .. } | Accepted::Replaced { .. }) => {
                     report.accepted += 1;
                     imported.push(checked.event.order_id().to_owned());
                 }

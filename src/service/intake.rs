@@ -59,10 +59,11 @@ pub enum Receipt {
 }
 
 impl Receipt {
-    /// The intake metric's result: accepted, duplicate or conflict.
+    /// The intake metric's result: accepted, replaced, duplicate or conflict.
     pub fn result(&self) -> &'static str {
         match self {
             Receipt::Inbox(Accepted::New { .. }) | Receipt::Topic { .. } => "accepted",
+            Receipt::Inbox(Accepted::Replaced { .. }) => "replaced",
             Receipt::Inbox(Accepted::DuplicateEvent { .. } | Accepted::DuplicateOrder { .. }) => {
                 "duplicate"
             }
@@ -139,9 +140,14 @@ impl Core {
         let accepted = accept(self.store.as_ref(), checked, source, traceparent, imported).await?;
         match &accepted {
             Accepted::New { .. } => self.pipeline.wake(tenant),
+            Accepted::Replaced { seq, replaced_seq } => {
+                tracing::info!(tenant = %tenant, order = %checked.event.order_id(), seq, replaced_seq,
+                    "a newer version of a waiting order replaced it");
+                self.pipeline.wake(tenant);
+            }
             Accepted::Conflict { seq, first_seq } => {
                 tracing::warn!(tenant = %tenant, order = %checked.event.order_id(), seq, first_seq,
-                    "the same order arrived with different content; the first is kept, this one recorded as a conflict");
+                    "an order already invoiced arrived with different content: kept as a conflict to resolve");
             }
             Accepted::DuplicateEvent { .. } | Accepted::DuplicateOrder { .. } => {}
         }

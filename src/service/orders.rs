@@ -4,10 +4,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Core, CoreError, CoreResult};
+use crate::domain::money_events::{CANCELLATION, INVOICE};
 use crate::domain::{DeadLetter, HistoryEntry, OrderSummary, Tenant};
 use crate::domain::{OrderId, TenantId};
 use crate::pipeline::{ManualError, Overrides, PipelineError};
-use crate::store::OrderFilter;
+use crate::store::{ConflictResolution, ConflictResolved, OrderFilter};
 
 /// The statuses an order can be listed by.
 pub const ORDER_STATUSES: &[&str] = &[
@@ -20,6 +21,7 @@ pub const ORDER_STATUSES: &[&str] = &[
     "failed",
     "resolved",
     "imported",
+    "conflict",
 ];
 
 /// The most orders one page holds.
@@ -229,5 +231,80 @@ impl Core {
             })?;
         let tenant = self.existing(id).await?;
         Ok((self.summary(&tenant, order).await?, record.step.is_final()))
+    }
+
+    /// Resolve an order's conflict: keep the booked invoice (the other versions set aside),
+    /// or credit it and invoice the newest version instead, now, also while the tenant is
+    /// paused. What changed, the summary afterwards, and whether the order is through.
+    pub async fn resolve_conflict(
+        &self,
+        id: &TenantId,
+        order: &OrderId,
+        resolution: ConflictResolution,
+    ) -> CoreResult<(ConflictResolved, OrderSummary, bool)> {
+        let tenant = self.existing(id).await?;
+        let documents = self.store.documents(id.as_str(), order.as_str()).await?;
+        let invoice = documents.iter().find(|d| d.document == INVOICE);
+        let number = invoice.and_then(|i| i.invoice_number);
+        let conflict = |code, message: String| CoreError::Conflict {
+            code,
+            message,
+            details: Default::default(),
+        };
+        let note = match resolution {
+            ConflictResolution::KeepBooked => format!(
+                "conflict resolved: the invoice{} made from the first version kept, the other \
+                 versions set aside",
+                number.map(|n| format!(" {n}")).unwrap_or_default()
+            ),
+            ConflictResolution::Rebook => {
+                let Some(number) = number.filter(|_| invoice.is_some_and(|i| i.step.is_final()))
+                else {
+                    return Err(conflict(
+                        "not_booked",
+                        format!(
+                            "order '{order}' has no booked invoice to credit: a rebook credits \
+                             one; keep the booked version, or book it first"
+                        ),
+                    ));
+                };
+                // A refund or cancellation credited the invoice in part or in full: a full
+                // credit note on top would take back more than is left. (An earlier rebook's
+                // credit note is of the invoice before this one.)
+                let credited = documents.iter().any(|d| {
+                    d.invoice_guid.is_some()
+                        && (d.document == CANCELLATION || d.document.starts_with("refund:"))
+                });
+                if credited {
+                    return Err(conflict(
+                        "credited",
+                        format!(
+                            "invoice {number} of order '{order}' was credited in part or in \
+                             full already (a refund or cancellation): correct it in Dinero by \
+                             hand and keep the booked version"
+                        ),
+                    ));
+                }
+                format!(
+                    "conflict resolved: invoice {number} to be credited and the newest version \
+                     invoiced instead"
+                )
+            }
+        };
+        let resolved = self
+            .store
+            .resolve_conflict(id.as_str(), order.as_str(), resolution, &note)
+            .await?
+            .ok_or_else(|| {
+                conflict(
+                    "no_conflict",
+                    format!("order '{order}' has no conflicting version to resolve"),
+                )
+            })?;
+        if resolved.rebook.is_none() {
+            return Ok((resolved, self.summary(&tenant, order).await?, true));
+        }
+        let (summary, done) = self.transfer(id, order, Overrides::default()).await?;
+        Ok((resolved, summary, done))
     }
 }

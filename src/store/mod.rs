@@ -48,6 +48,10 @@ pub enum StoreError {
     /// Another replica claimed the tenant: this lane must stop.
     #[error("tenant {0} is now worked by another owner")]
     Fenced(String),
+    /// A newer version of the order replaced the event being transferred: the lane leaves
+    /// it (the newer one waits) and makes nothing from it.
+    #[error("order {0}: a newer version replaced this one before its invoice was made")]
+    Superseded(String),
     /// The shared transaction of a group commit failed; this write with it.
     #[error("database (group commit): {0}")]
     GroupCommit(String),
@@ -81,6 +85,8 @@ impl StoreError {
             StoreError::Secrets(_) | StoreError::Corrupt(_) | StoreError::NotFound(_) => {
                 ErrorClass::Permanent
             }
+            // Not a failure: the lane moves on to the newer version.
+            StoreError::Superseded(_) => ErrorClass::TenantState,
             // Not a failure of the order: the lane hands the tenant over and stops.
             StoreError::Fenced(_) => ErrorClass::TenantState,
         }
@@ -95,6 +101,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "corrupt",
             StoreError::NotFound(_) => "not_found",
             StoreError::Fenced(_) => "fenced",
+            StoreError::Superseded(_) => "superseded",
         }
     }
 }
@@ -182,6 +189,24 @@ pub enum Erasure {
     /// Orders of this customer not yet transferred (waiting or dead-lettered): Dinero still
     /// needs their data. Nothing was changed; transfer or resolve them, then erase.
     Held { orders: Vec<String> },
+}
+
+/// How an operator resolves an order's conflict (a version that arrived after its invoice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictResolution {
+    /// The booked invoice stands; the conflicting versions are set aside.
+    KeepBooked,
+    /// Credit the booked invoice and invoice the newest conflicting version instead.
+    Rebook,
+}
+
+/// What resolving an order's conflicts changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConflictResolved {
+    /// Event ids of the versions set aside.
+    pub set_aside: Vec<String>,
+    /// The event id of the version to rebook, now waiting for its lane.
+    pub rebook: Option<String>,
 }
 
 /// Tenants: their settings, secrets and pause.
@@ -306,6 +331,28 @@ pub trait LedgerStore: Send + Sync + 'static {
 
     /// Orders with their status, filtered and paged in the query.
     async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>>;
+
+    /// Resolve the order's open conflicts in one transaction; `None` when it has none. A
+    /// rebook makes the newest conflicting version the order's current one (waiting), sets
+    /// the others aside, supersedes the booked version and opens the rebook's credit-note
+    /// row (`correction:<seq>`), with `note` in the order's history.
+    async fn resolve_conflict(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        resolution: ConflictResolution,
+        note: &str,
+    ) -> StoreResult<Option<ConflictResolved>>;
+
+    /// A rebook's credit note is booked: the credited invoice's row moves aside (to
+    /// `invoice@<its event seq>`) and `fresh` becomes the order's invoice row; fenced.
+    async fn move_invoice_aside(
+        &self,
+        credited: &OrderRecord,
+        fresh: &OrderRecord,
+        history: &[Reached<'_>],
+        fence: &Fence,
+    ) -> StoreResult<()>;
 }
 
 /// Dead letters, pause and resume, and the outbox that announces them.

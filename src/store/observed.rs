@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    DeadLetterStore, Erasure, Fence, InboxStore, JobStore, LedgerStore, OrderFilter,
-    OwnershipStore, Pruned, Store, StoreError, StoreGauges, StoreResult, TenantStore, UpkeepStore,
+    ConflictResolution, ConflictResolved, DeadLetterStore, Erasure, Fence, InboxStore, JobStore,
+    LedgerStore, OrderFilter, OwnershipStore, Pruned, Store, StoreError, StoreGauges, StoreResult,
+    TenantStore, UpkeepStore,
 };
 use crate::domain::erasure::CustomerRef;
 use crate::domain::transfer_job::{ItemState, JobItem, NewJob, TransferJob};
@@ -210,6 +211,26 @@ impl LedgerStore for ObservedStore {
 
     async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>> {
         observed!(self.order_summaries(filter))
+    }
+
+    async fn resolve_conflict(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        resolution: ConflictResolution,
+        note: &str,
+    ) -> StoreResult<Option<ConflictResolved>> {
+        observed!(self.resolve_conflict(tenant, order_id, resolution, note))
+    }
+
+    async fn move_invoice_aside(
+        &self,
+        credited: &OrderRecord,
+        fresh: &OrderRecord,
+        history: &[Reached<'_>],
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        observed!(self.move_invoice_aside(credited, fresh, history, fence))
     }
 }
 

@@ -128,22 +128,57 @@ pub(super) fn amount(text: Option<String>) -> StoreResult<Option<rust_decimal::D
     .transpose()
 }
 
-/// What a new event is, given the first event taken for its order's document (its seq and
-/// content hash): the first of its document, a resend of it, or a different version.
-pub(super) fn intake_status(first: Option<&(i64, String)>, event: &NewEvent) -> EventStatus {
-    match first {
-        None if event.imported => EventStatus::Imported,
-        None => EventStatus::Pending,
-        Some((_, hash)) if *hash == event.content_hash => EventStatus::Duplicate,
+/// What a new event is, given the event carrying its document's current version (its seq
+/// and content hash): the first of its document, a resend of it, or a different version
+/// (a conflict, unless it replaces a waiting one: `replaceable`).
+pub(super) fn intake_status(current: Option<(i64, &str)>, event: &NewEvent) -> EventStatus {
+    match current {
+        None => fresh_status(event),
+        Some((_, hash)) if hash == event.content_hash => EventStatus::Duplicate,
         Some(_) => EventStatus::Conflict,
     }
 }
 
-/// The answer to an intake, once the event is written with `status` as `seq`.
-pub(super) fn accepted(status: EventStatus, seq: i64, first: Option<(i64, String)>) -> Accepted {
-    match (status, first) {
-        (EventStatus::Duplicate, Some((first, _))) => Accepted::DuplicateOrder { seq: first },
-        (EventStatus::Conflict, Some((first_seq, _))) => Accepted::Conflict { seq, first_seq },
+/// A new version of the order's document, to be transferred: by the lane, or by its
+/// import job.
+pub(super) fn fresh_status(event: &NewEvent) -> EventStatus {
+    if event.imported {
+        EventStatus::Imported
+    } else {
+        EventStatus::Pending
+    }
+}
+
+/// Whether an event of this status may give way to a newer version of its order: its
+/// invoice waits (for the lane, an import job, or a resume), so nothing may have been made
+/// in Dinero from it, which `INVOICE_STARTED` then checks. Only an order's invoice is ever
+/// replaced; a later document with other content stays a conflict.
+pub(super) fn replaceable(event: &NewEvent, status: &str) -> bool {
+    event.document == crate::domain::money_events::INVOICE
+        && matches!(status, "pending" | "imported" | "dead")
+}
+
+/// What the order's history and the replaced version's dead letter say.
+pub(super) fn replaced_note(event: &NewEvent) -> String {
+    format!(
+        "replaced before transfer by a newer version of the order (event {})",
+        event.event_id
+    )
+}
+
+/// The answer to an intake, once the event is written with `status` as `seq`; `current` is
+/// the seq of its document's current version before it, `replaced` that version's seq when
+/// this one superseded it.
+pub(super) fn accepted(
+    status: EventStatus,
+    seq: i64,
+    current: Option<i64>,
+    replaced: Option<i64>,
+) -> Accepted {
+    match (status, current, replaced) {
+        (_, _, Some(replaced_seq)) => Accepted::Replaced { seq, replaced_seq },
+        (EventStatus::Duplicate, Some(first), _) => Accepted::DuplicateOrder { seq: first },
+        (EventStatus::Conflict, Some(first_seq), _) => Accepted::Conflict { seq, first_seq },
         _ => Accepted::New { seq },
     }
 }

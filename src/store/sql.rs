@@ -63,12 +63,62 @@ RETURNING epoch";
 pub(super) const EVENT_BY_ID: &str =
     "SELECT seq FROM events WHERE tenant_id = $1 AND event_id = $2";
 
-/// The first event of an order's document that was taken (not a duplicate or conflict).
+/// The statuses of events that do not carry an order's version that counts (a resend, an
+/// open conflict, a version replaced or set aside): `EventStatus::is_current_version`.
+macro_rules! not_current {
+    () => {
+        "('duplicate', 'conflict', 'superseded', 'set_aside')"
+    };
+}
+
+/// The event carrying the current version of an order's document: the latest taken (a
+/// correction before transfer supersedes the one before it; a rebook the booked one).
 /// $1 tenant, $2 order, $3 document.
-pub(super) const FIRST_OF_DOCUMENT: &str = "
-SELECT seq, content_hash FROM events WHERE tenant_id = $1 AND order_id = $2 AND document = $3
-  AND status NOT IN ('duplicate', 'conflict')
-ORDER BY seq LIMIT 1";
+pub(super) const CURRENT_OF_DOCUMENT: &str = concat!(
+    "
+SELECT seq, content_hash, status FROM events WHERE tenant_id = $1 AND order_id = $2
+  AND document = $3 AND status NOT IN ",
+    not_current!(),
+    "
+ORDER BY seq DESC LIMIT 1"
+);
+
+/// A newer version replaces a waiting one: supersede it, if it still has the status it was
+/// read with. On PostgreSQL this locks the row, so a lane's `EVENT_STILL_CURRENT` before its
+/// invoice create waits for this transaction, or this for the lane's. $1 seq, $2 status.
+pub(super) const SUPERSEDE_EVENT: &str =
+    "UPDATE events SET status = 'superseded' WHERE seq = $1 AND status = $2";
+
+/// Whether an invoice was made, or may have been, from the order's version: then a newer
+/// one is a conflict. Read after `SUPERSEDE_EVENT`, so it sees a lane's in-flight mark
+/// committed before it. $1 tenant, $2 order.
+pub(super) const INVOICE_STARTED: &str = "
+SELECT COUNT(*) FROM orders WHERE tenant_id = $1 AND order_id = $2 AND document = 'invoice'
+  AND (invoice_guid IS NOT NULL OR in_flight = 'create_invoice'
+       OR step IN ('done', 'awaiting_payment', 'cancelled'))";
+
+/// The superseded event's dead letter, if it had one, is closed: its newer version is what
+/// resume transfers. $1 resolution, $2 at, $3 event seq.
+pub(super) const RESOLVE_SUPERSEDED_DEAD_LETTER: &str = "
+UPDATE dead_letters SET status = 'resolved', resolution = $1, resolved_at = $2
+WHERE event_seq = $3 AND status IN ('open', 'retrying')";
+
+/// A lane's check, with its invoice create's in-flight mark, that no newer version replaced
+/// its event meanwhile (it then stops: the newer one is waiting). Locks the event row on
+/// PostgreSQL (see `SUPERSEDE_EVENT`). $1 seq.
+pub(super) const EVENT_STILL_CURRENT: &str =
+    "UPDATE events SET status = status WHERE seq = $1 AND status <> 'superseded'";
+
+/// An order's open conflicts, oldest first. $1 tenant, $2 order.
+pub(super) const CONFLICTS_OF_ORDER: &str = "
+SELECT * FROM events WHERE tenant_id = $1 AND order_id = $2 AND document = 'invoice'
+  AND status = 'conflict'
+ORDER BY seq";
+
+/// Rename a document's ledger row (a rebook moves the credited invoice aside); fenced by
+/// the caller. $1 new document, $2 tenant, $3 order, $4 document.
+pub(super) const RENAME_DOCUMENT: &str =
+    "UPDATE orders SET document = $1 WHERE tenant_id = $2 AND order_id = $3 AND document = $4";
 
 /// $1 tenant, $2 event id, $3 order, $4 payload, $5 content hash, $6 status, $7 received at,
 /// $8 source topic, $9 partition, $10 offset, $11 traceparent, $12 document.
@@ -149,11 +199,17 @@ ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.conta
 /// The orders list with each order's status, computed and filtered in the database (so a
 /// filter never misses what a row limit cut off). Parameters: $1 tenant, $2 held, $3 after
 /// seq, $4 order id or NULL, $5 status or NULL, $6 limit.
-pub(super) const ORDER_SUMMARIES: &str = "
+pub(super) const ORDER_SUMMARIES: &str = concat!(
+    "
 SELECT * FROM (
     SELECT e.seq, e.event_id, e.order_id, e.received_at, o.step, o.invoice_guid,
            o.invoice_number, o.contact_guid, o.error, o.error_class, o.attempts,
-           CASE WHEN o.step = 'awaiting_payment' THEN 'awaiting_payment'
+           CASE WHEN EXISTS (SELECT 1 FROM events c WHERE c.tenant_id = e.tenant_id
+                                AND c.order_id = e.order_id AND c.document = 'invoice'
+                                AND c.status = 'conflict') THEN 'conflict'
+                WHEN e.status = 'pending' AND o.event_seq <> e.seq AND $2 THEN 'held'
+                WHEN e.status = 'pending' AND o.event_seq <> e.seq THEN 'pending'
+                WHEN o.step = 'awaiting_payment' THEN 'awaiting_payment'
                 WHEN o.step = 'cancelled' THEN 'cancelled'
                 WHEN o.step = 'done' OR e.status = 'done' THEN 'done'
                 WHEN e.status = 'dead' OR o.step = 'failed' THEN 'failed'
@@ -166,12 +222,15 @@ SELECT * FROM (
     LEFT JOIN orders o
         ON o.tenant_id = e.tenant_id AND o.order_id = e.order_id AND o.document = 'invoice'
     WHERE e.tenant_id = $1 AND e.document = 'invoice'
-      AND e.status NOT IN ('duplicate', 'conflict') AND e.seq > $3
+      AND e.status NOT IN ",
+    not_current!(),
+    " AND e.seq > $3
       AND ($4 IS NULL OR e.order_id = $4)
 ) AS listed
 WHERE ($5 IS NULL OR status = $5)
 ORDER BY seq
-LIMIT $6";
+LIMIT $6"
+);
 
 // Dead letters and the outbox.
 
@@ -183,8 +242,10 @@ INSERT INTO dead_letters (tenant_id, event_seq, order_id, error_class, error_cod
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')
 RETURNING id";
 
-/// Mark the event dead and read it back for the dead-letter record. $1 seq.
-pub(super) const EVENT_DEAD: &str = "UPDATE events SET status = 'dead' WHERE seq = $1 RETURNING *";
+/// Mark the event dead and read it back for the dead-letter record; none when a newer
+/// version superseded it meanwhile. $1 seq.
+pub(super) const EVENT_DEAD: &str =
+    "UPDATE events SET status = 'dead' WHERE seq = $1 AND status <> 'superseded' RETURNING *";
 
 pub(super) const DEAD_LETTERS: &str = "SELECT * FROM dead_letters WHERE tenant_id = $1 ORDER BY id";
 

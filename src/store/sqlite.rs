@@ -316,13 +316,21 @@ async fn accept_in(conn: &mut SqliteConnection, event: &NewEvent) -> StoreResult
     if let Some(seq) = existing {
         return Ok(Accepted::DuplicateEvent { seq });
     }
-    let first: Option<(i64, String)> = sqlx::query_as(sql::FIRST_OF_DOCUMENT)
+    let current: Option<(i64, String, String)> = sqlx::query_as(sql::CURRENT_OF_DOCUMENT)
         .bind(&event.tenant_id)
         .bind(&event.order_id)
         .bind(&event.document)
         .fetch_optional(&mut *conn)
         .await?;
-    let status = records::intake_status(first.as_ref(), event);
+    let mut status =
+        records::intake_status(current.as_ref().map(|(s, h, _)| (*s, h.as_str())), event);
+    let mut replaced = None;
+    if let (EventStatus::Conflict, Some((seq, _, was))) = (status, &current) {
+        if records::replaceable(event, was) && supersede(conn, event, *seq, was).await? {
+            status = records::fresh_status(event);
+            replaced = Some(*seq);
+        }
+    }
     let seq: i64 = sqlx::query_scalar(sql::INSERT_EVENT)
         .bind(&event.tenant_id)
         .bind(&event.event_id)
@@ -338,7 +346,62 @@ async fn accept_in(conn: &mut SqliteConnection, event: &NewEvent) -> StoreResult
         .bind(&event.document)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(records::accepted(status, seq, first))
+    Ok(records::accepted(
+        status,
+        seq,
+        current.map(|(s, _, _)| s),
+        replaced,
+    ))
+}
+
+/// Supersede the waiting version `seq` (of status `was`) by `event`, unless an invoice was
+/// made from it or may have been (its create in flight): whether it was superseded. Its open
+/// dead letter is closed and the order's history says why.
+async fn supersede(
+    conn: &mut SqliteConnection,
+    event: &NewEvent,
+    seq: i64,
+    was: &str,
+) -> StoreResult<bool> {
+    let taken = sqlx::query(sql::SUPERSEDE_EVENT)
+        .bind(seq)
+        .bind(was)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if taken == 0 {
+        return Ok(false);
+    }
+    let started: i64 = sqlx::query_scalar(sql::INVOICE_STARTED)
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if started > 0 {
+        sqlx::query(sql::SET_EVENT_STATUS)
+            .bind(was)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(false);
+    }
+    let note = records::replaced_note(event);
+    let now = Utc::now();
+    sqlx::query(sql::RESOLVE_SUPERSEDED_DEAD_LETTER)
+        .bind(&note)
+        .bind(now)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(sql::INSERT_HISTORY)
+        .bind(&event.tenant_id)
+        .bind(&event.order_id)
+        .bind(now)
+        .bind("replaced")
+        .bind(Some(note))
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -508,6 +571,18 @@ async fn write_order(
     order: &OrderRecord,
     history: &[Reached<'_>],
 ) -> StoreResult<()> {
+    if order.document == crate::domain::money_events::INVOICE
+        && order.in_flight.as_deref() == Some(crate::domain::CREATE_INVOICE)
+    {
+        let current = sqlx::query(sql::EVENT_STILL_CURRENT)
+            .bind(order.event_seq)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if current == 0 {
+            return Err(StoreError::Superseded(order.order_id.clone()));
+        }
+    }
     sqlx::query(sql::UPSERT_ORDER)
         .bind(&order.tenant_id)
         .bind(&order.order_id)
@@ -529,10 +604,20 @@ async fn write_order(
         .bind(order.amount.map(|a| a.to_string()))
         .execute(&mut *conn)
         .await?;
+    write_history(conn, &order.tenant_id, &order.order_id, history).await
+}
+
+/// History rows of an order, inside the caller's transaction.
+async fn write_history(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    order_id: &str,
+    history: &[Reached<'_>],
+) -> StoreResult<()> {
     for reached in history {
         sqlx::query(sql::INSERT_HISTORY)
-            .bind(&order.tenant_id)
-            .bind(&order.order_id)
+            .bind(tenant)
+            .bind(order_id)
             .bind(reached.at)
             .bind(reached.step)
             .bind(&reached.detail)
@@ -647,6 +732,94 @@ impl LedgerStore for SqliteStore {
             .await?;
         rows.iter().map(rows::summary).collect()
     }
+
+    async fn resolve_conflict(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        resolution: ConflictResolution,
+        note: &str,
+    ) -> StoreResult<Option<ConflictResolved>> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(sql::CONFLICTS_OF_ORDER)
+            .bind(tenant)
+            .bind(order_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut conflicts = rows
+            .iter()
+            .map(rows::event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let Some(newest) = conflicts.last().cloned() else {
+            return Ok(None);
+        };
+        let mut rebook = None;
+        if resolution == ConflictResolution::Rebook {
+            conflicts.pop();
+            let current: Option<(i64, String, String)> = sqlx::query_as(sql::CURRENT_OF_DOCUMENT)
+                .bind(tenant)
+                .bind(order_id)
+                .bind(crate::domain::money_events::INVOICE)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let statuses = current
+                .map(|(seq, _, _)| (seq, EventStatus::Superseded))
+                .into_iter()
+                .chain([(newest.seq, EventStatus::Pending)]);
+            for (seq, status) in statuses {
+                sqlx::query(sql::SET_EVENT_STATUS)
+                    .bind(status.as_str())
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let document = crate::domain::money_events::correction_document(newest.seq);
+            let row = OrderRecord::for_document(tenant, order_id, &document, newest.seq);
+            write_order(&mut tx, &row, &[]).await?;
+            rebook = Some(newest.event_id);
+        }
+        for event in &conflicts {
+            sqlx::query(sql::SET_EVENT_STATUS)
+                .bind(EventStatus::SetAside.as_str())
+                .bind(event.seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        write_history(
+            &mut tx,
+            tenant,
+            order_id,
+            &[Reached::now("conflict_resolved", Some(note.to_owned()))],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ConflictResolved {
+            set_aside: conflicts.into_iter().map(|e| e.event_id).collect(),
+            rebook,
+        }))
+    }
+
+    async fn move_invoice_aside(
+        &self,
+        credited: &OrderRecord,
+        fresh: &OrderRecord,
+        history: &[Reached<'_>],
+        fence: &Fence,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_fenced(fence).await?;
+        sqlx::query(sql::RENAME_DOCUMENT)
+            .bind(crate::domain::money_events::replaced_invoice_document(
+                credited.event_seq,
+            ))
+            .bind(&credited.tenant_id)
+            .bind(&credited.order_id)
+            .bind(&credited.document)
+            .execute(&mut *tx)
+            .await?;
+        write_order(&mut tx, fresh, history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -673,8 +846,9 @@ impl DeadLetterStore for SqliteStore {
             .await?;
         let event = sqlx::query(sql::EVENT_DEAD)
             .bind(letter.event_seq)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Superseded(letter.order_id.clone()))?;
         let event = rows::event(&event)?;
         let headers = dead_letter_headers(&letter, &event, at, pause_reason);
         outbox(
@@ -984,7 +1158,7 @@ impl UpkeepStore for SqliteStore {
         let pruned = Pruned {
             events: delete(
                 "DELETE FROM events WHERE seq IN (SELECT seq FROM events
-                   WHERE status IN ('done', 'duplicate', 'conflict', 'resolved') AND received_at < ? LIMIT ?)",
+                   WHERE status IN ('done', 'duplicate', 'conflict', 'resolved', 'superseded', 'set_aside') AND received_at < ? LIMIT ?)",
             )
             .await?,
             history: delete(

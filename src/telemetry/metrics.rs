@@ -28,15 +28,16 @@ const ORDER_BUCKETS: &[f64] = &[
 
 pub struct Metrics {
     registry: Registry,
-    /// Events at the door by source (webhook, kafka), result (accepted, duplicate, conflict,
-    /// rejected, or unavailable when the store or broker could not take it) and, for the last
-    /// two, the reason (the problem code).
+    /// Events at the door by source (webhook, kafka), result (accepted, replaced, duplicate,
+    /// conflict, rejected, or unavailable when the store or broker could not take it) and,
+    /// for the last two, the reason (the problem code).
     pub intake_events: IntCounterVec,
     /// HTTP requests by route template, method and status.
     pub http_requests: IntCounterVec,
     /// HTTP answer durations by route template (the webhook's included).
     pub http_duration: HistogramVec,
-    /// Transfer attempts by outcome: done, retried, dead_lettered, paused, handed_over.
+    /// Transfer attempts by outcome: done, retried, dead_lettered, paused, handed_over,
+    /// superseded (a newer version of the order replaced the event being transferred).
     pub transfers: IntCounterVec,
     /// Seconds from an order's acceptance to done.
     pub order_duration: Histogram,

@@ -40,6 +40,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(orders::transfer)),
         )
         .service(
+            web::resource("/v1/tenants/{tenant_id}/orders/{order_id}/resolve-conflict")
+                .route(web::post().to(orders::resolve_conflict)),
+        )
+        .service(
             web::resource("/v1/tenants/{tenant_id}/imports").route(web::post().to(imports::import)),
         )
         .service(

@@ -9,6 +9,7 @@ use crate::http::problem::ApiResult;
 use crate::http::HttpState;
 use crate::pipeline::Overrides;
 use crate::service::OrderQuery;
+use crate::store::ConflictResolution;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,5 +81,46 @@ pub async fn transfer(
         HttpResponse::Ok().json(summary)
     } else {
         HttpResponse::UnprocessableEntity().json(summary)
+    })
+}
+
+/// How a conflict is resolved.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    resolution: Resolution,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Resolution {
+    KeepBooked,
+    Rebook,
+}
+
+/// Resolve an order's conflict: 200 with what changed and the order's summary (422 when a
+/// rebook's transfer failed: the summary says why).
+pub async fn resolve_conflict(
+    _: Admin,
+    state: web::Data<HttpState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (tenant, order) = path.into_inner();
+    let (tenant, order) = (tenant_path(&tenant)?, order_path(&order)?);
+    let body: ResolveBody = json_body(&body, None, "invalid_body")?;
+    let resolution = match body.resolution {
+        Resolution::KeepBooked => ConflictResolution::KeepBooked,
+        Resolution::Rebook => ConflictResolution::Rebook,
+    };
+    let (resolved, summary, done) = state
+        .core
+        .run(move |core| async move { core.resolve_conflict(&tenant, &order, resolution).await })
+        .await?;
+    let answer = serde_json::json!({"resolved": resolved, "order": summary});
+    Ok(if done {
+        HttpResponse::Ok().json(answer)
+    } else {
+        HttpResponse::UnprocessableEntity().json(answer)
     })
 }
