@@ -14,6 +14,7 @@ use crate::http::{self, HttpState};
 use crate::ingest::kafka::{
     ensure_topics, Consumer, ConsumerHealth, EventProducer, OutboxPublisher,
 };
+use crate::nightly::Nightly;
 use crate::notifications::Notifier;
 use crate::pipeline::{Pipeline, Shared};
 use crate::retention::Pruner;
@@ -196,6 +197,16 @@ impl Application {
                 interval: Duration::from_secs(self.settings.store.prune_interval_secs),
             };
             background.push(tokio::spawn(pruner.run(stop.clone())));
+        }
+        if let Some(at) = self.settings.reconciliation.daily_at() {
+            let nightly = Nightly {
+                core: self.core.clone(),
+                store: self.store.clone(),
+                at,
+                time_zone: self.settings.time_zone(),
+                owner: self.core.pipeline().owner().to_owned(),
+            };
+            background.push(tokio::spawn(nightly.run(stop.clone())));
         }
         match self.kafka.take() {
             // In Kafka mode a replica works the tenants of its partitions: lanes start on

@@ -7,6 +7,7 @@ use dinero_bridge::app::Application;
 use dinero_bridge::config::{LogFormat, Settings};
 use dinero_bridge::dinero::{Credentials, DineroClient, DineroConfig};
 use dinero_bridge::import_command::{self, ImportTarget};
+use dinero_bridge::reconcile_command::{self, ReconcileTarget};
 use dinero_bridge::store;
 use dinero_bridge::telemetry::init_logging;
 use dinero_bridge::telemetry::traces::TraceExport;
@@ -54,6 +55,29 @@ enum Command {
         #[arg(long, env = "DINERO_API_KEY", hide_env_values = true)]
         api_key: String,
     },
+    /// Reconcile a shop's ledger with Dinero for voucher dates FROM to TO (both included, in
+    /// the service's time zone): vouchers missing in Dinero, unknown to the ledger, or with
+    /// another total or payment status. Exits 1 when there are differences.
+    Reconcile {
+        /// The shop (tenant).
+        #[arg(long)]
+        tenant: String,
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// The last day; default: FROM.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// The running service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin token of the service.
+        #[arg(long, env = "DINERO_BRIDGE_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import a shop's order history: a file of order events, one JSON event a line (as the
     /// webhook takes them), sent to a running service, which checks them as it checks
     /// webhooks and transfers them after the shop's live orders. The same file again changes
@@ -79,7 +103,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             // The message only: a backtrace helps nobody who mistyped a key.
             eprintln!("dinero-bridge: {error:#}");
@@ -88,7 +112,9 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+/// The process's exit status: 0, or 1 when a reconciliation found differences.
+async fn run() -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -110,14 +136,14 @@ async fn run() -> anyhow::Result<()> {
                 }
             }
             stopped??;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
             init_logging(settings.log.format, &settings.log.level, None);
             store::open(&settings.store, settings.encryption_keys()?, true).await?;
             println!("store migrated");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Import {
             tenant,
@@ -134,7 +160,34 @@ async fn run() -> anyhow::Result<()> {
             };
             let summary = import_command::import(&file, &target).await?;
             println!("{summary}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile {
+            tenant,
+            from,
+            to,
+            url,
+            token,
+            json,
+        } => {
+            let target = ReconcileTarget {
+                url: &url,
+                token: &token,
+                tenant: &tenant,
+                from,
+                to: to.unwrap_or(from),
+            };
+            let report = reconcile_command::reconcile(&target).await?;
+            if json {
+                println!("{report:#}");
+            } else {
+                print!("{}", reconcile_command::readable(&report));
+            }
+            Ok(if reconcile_command::has_findings(&report) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::CheckDinero {
             organization,
@@ -170,7 +223,7 @@ async fn run() -> anyhow::Result<()> {
             for account in client.deposit_accounts().await? {
                 println!("  deposit account {:>6}  {}", account.number, account.name);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -418,3 +418,98 @@ async fn a_correction_racing_the_transfer_never_makes_two_invoices() {
         assert_eq!(made[0].0, *total, "{order}: the version the answer named");
     }
 }
+
+/// A rebook's answers lost, one Dinero write after another (the credit note's create, book
+/// and refund, the new invoice's create, book and payment), each followed by a crash: the
+/// restarted service finishes the rebook with one credit note and one new invoice, each
+/// paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_after_each_rebook_write_never_makes_anything_twice() {
+    let mut harness = shop().await;
+    let routes = [
+        "/v1/{organizationId}/invoices/{guid}/generate-creditnote",
+        "/v1/{organizationId}/sales/creditnotes/{guid}/book",
+        "/v1/{organizationId}/sales/creditnotes/{guid}/payments",
+        "/v1/{organizationId}/invoices",
+        "/v1/{organizationId}/invoices/{guid}/book",
+        "/v1/{organizationId}/invoices/{guid}/payments",
+    ];
+    for (n, route) in routes.iter().enumerate() {
+        let order = format!("X{n}");
+        let first = version(&order, 2, &format!("evt-{order}"), "order.completed");
+        assert_eq!(harness.send("shop", &first).await.0, 202);
+        harness
+            .wait_for_orders("shop", n + 1, &["done"], WAIT)
+            .await;
+        let newer = version(&order, 1, &format!("evt-{order}-fix"), "order.updated");
+        assert_eq!(harness.send("shop", &newer).await.1["status"], "conflict");
+        harness.sim.sim().faults.set(dinero_sim::FaultConfig {
+            ambiguous_rate: 1.0,
+            only_route: Some(route.to_string()),
+            ..Default::default()
+        });
+        let before = harness.answers_lost();
+        let resolve = harness
+            .admin(
+                Method::POST,
+                &format!("/v1/tenants/shop/orders/{order}/resolve-conflict"),
+            )
+            .json(&json!({"resolution": "rebook"}))
+            .send();
+        let resolving = tokio::spawn(resolve);
+        let deadline = std::time::Instant::now() + WAIT;
+        while harness.answers_lost() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{route}: no answer was lost"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        harness.crash_and_restart().await;
+        resolving.abort();
+        harness
+            .sim
+            .sim()
+            .faults
+            .set(dinero_sim::FaultConfig::default());
+        harness
+            .wait_for_orders("shop", n + 1, &["done"], WAIT)
+            .await;
+        let mut made = invoices(&harness, &order);
+        made.sort_by_key(|i| i.1);
+        let made: Vec<(Decimal, bool, Vec<Decimal>)> =
+            made.into_iter().map(|i| (i.0, i.2, i.3)).collect();
+        assert_eq!(
+            made,
+            [
+                (dec!(238.90), true, vec![dec!(238.90)]),
+                (dec!(138.95), true, vec![dec!(138.95)])
+            ],
+            "{route}: the credited invoice and one new one, each paid once"
+        );
+        let credited = invoices_numbers(&harness, &order);
+        let notes: Vec<CreditNote> = credit_notes(&harness)
+            .into_iter()
+            .filter(|n| n.0 == Some(credited))
+            .collect();
+        assert_eq!(
+            notes,
+            [(
+                Some(credited),
+                dec!(238.90),
+                true,
+                vec![(55010, dec!(238.90))]
+            )],
+            "{route}: one credit note, paid back once"
+        );
+    }
+}
+
+/// The number of the order's first (credited) invoice.
+fn invoices_numbers(harness: &Harness, order_id: &str) -> i64 {
+    invoices(harness, order_id)
+        .into_iter()
+        .filter_map(|i| i.1)
+        .min()
+        .unwrap()
+}

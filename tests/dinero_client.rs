@@ -285,6 +285,30 @@ async fn every_operation_round_trips_and_conforms_to_the_openapi_document() {
         (booked_note.status, booked_note.number),
         (InvoiceStatus::Booked, Some(1))
     );
+    // Reconciliation's lists: booked vouchers by date, a page at a time, deleted ones left out.
+    let day = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+    let listed = dinero
+        .list_vouchers(VoucherKind::Invoice, (day, day), None, 0, 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|v| (v.guid, v.date, v.total_incl_vat))
+            .collect::<Vec<_>>(),
+        vec![(created.guid, Some(day), Some(dec!(114.00)))]
+    );
+    let second_page = dinero
+        .list_vouchers(VoucherKind::Invoice, (day, day), None, 1, 1)
+        .await
+        .unwrap();
+    assert!(second_page.is_empty());
+    let before = day.pred_opt().unwrap();
+    assert!(dinero
+        .list_vouchers(VoucherKind::CreditNote, (before, before), None, 0, 1000)
+        .await
+        .unwrap()
+        .is_empty());
     let mut partial = order_invoice(contact, "shop42:order:100234:refund:1");
     partial.lines.truncate(1);
     let partial = dinero

@@ -693,6 +693,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
             "/v1/tenants/{tenant_id}/orders/{order_id}/resolve-conflict",
         ),
         ("post", "/v1/tenants/{tenant_id}/preview"),
+        ("post", "/v1/tenants/{tenant_id}/reconciliations"),
         ("post", "/v1/tenants/{tenant_id}/imports"),
         ("post", "/v1/tenants/{tenant_id}/transfers"),
         ("get", "/v1/tenants/{tenant_id}/transfers/{job_id}"),
@@ -735,7 +736,7 @@ async fn the_openapi_document_describes_every_route_the_service_serves() {
     }
     assert_eq!(
         paths.len(),
-        22,
+        23,
         "every documented path is in the list above"
     );
 }

@@ -112,6 +112,8 @@ contract!(
     ledger_writes_of_many_lanes_at_once_all_land_and_a_fenced_one_fails_alone,
     a_newer_version_replaces_a_waiting_order_until_its_invoice_create_is_marked,
     a_conflict_is_listed_and_resolved_by_keeping_or_rebooking,
+    a_scheduled_run_is_claimed_once_per_day,
+    ledger_vouchers_are_found_by_their_date_or_when_written,
 );
 
 fn tenant(id: &str) -> Tenant {
@@ -1573,4 +1575,65 @@ async fn a_conflict_is_listed_and_resolved_by_keeping_or_rebooking(b: &Backend) 
         .unwrap()
         .expect("the credited invoice's row, moved aside");
     assert_eq!(aside.invoice_number, credited.invoice_number);
+}
+
+/// Each day's nightly run is made by one replica: the first claim wins.
+async fn a_scheduled_run_is_claimed_once_per_day(b: &Backend) {
+    let (a, other) = (&*b.store, b.replica().await);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+    assert!(a.claim_run("reconciliation", day, "a").await.unwrap());
+    assert!(!other.claim_run("reconciliation", day, "b").await.unwrap());
+    assert!(!a.claim_run("reconciliation", day, "a").await.unwrap());
+    let next = day.succ_opt().unwrap();
+    assert!(other.claim_run("reconciliation", next, "b").await.unwrap());
+}
+
+/// A reconciliation reads the ledger's vouchers by the date they carry; rows without one
+/// (written before dates were kept) by when they were first written.
+async fn ledger_vouchers_are_found_by_their_date_or_when_written(b: &Backend) {
+    let store = &*b.store;
+    store.put_tenant(&tenant("shop")).await.unwrap();
+    let fence = store.claim_tenant("shop", "me").await.unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let write = |order: &str, date: Option<chrono::NaiveDate>, guid: bool| {
+        let mut record = OrderRecord::new("shop", order, 1);
+        record.voucher_date = date;
+        record.invoice_guid = guid.then(uuid::Uuid::new_v4);
+        record
+    };
+    for record in [
+        write("old-import", Some(day(2)), true),
+        write("in-range", Some(day(20)), true),
+        write("later", Some(day(27)), true),
+        write("undated", None, true),
+        write("draft-less", Some(day(20)), false),
+    ] {
+        store.save_order(&record, &[], &fence).await.unwrap();
+    }
+    let now = Utc::now();
+    let found = |rows: Vec<OrderRecord>| {
+        let mut ids: Vec<String> = rows.into_iter().map(|r| r.order_id).collect();
+        ids.sort();
+        ids
+    };
+    let written_now = (now - Duration::hours(1), now + Duration::hours(1));
+    let long_ago = (now - Duration::days(30), now - Duration::days(29));
+    assert_eq!(
+        found(
+            store
+                .ledger_vouchers("shop", (day(19), day(21)), written_now)
+                .await
+                .unwrap()
+        ),
+        ["in-range", "undated"]
+    );
+    assert_eq!(
+        found(
+            store
+                .ledger_vouchers("shop", (day(1), day(2)), long_ago)
+                .await
+                .unwrap()
+        ),
+        ["old-import"]
+    );
 }

@@ -42,6 +42,31 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// OpenTelemetry traces (off unless an OTLP endpoint is configured).
     pub traces: TraceSettings,
+    /// The nightly reconciliation of every shop's ledger with Dinero (off unless a time is
+    /// set).
+    pub reconciliation: ReconciliationSettings,
+}
+
+/// The nightly reconciliation: at `daily_at` (in `pipeline.time_zone`) one replica compares
+/// every shop's ledger with Dinero for the day before, counting what differs in the metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconciliationSettings {
+    /// `HH:MM` (or `HH:MM:SS`); empty: no nightly run.
+    pub daily_at: String,
+}
+
+impl ReconciliationSettings {
+    /// The time of the nightly run, when one is set (validated at load).
+    pub fn daily_at(&self) -> Option<chrono::NaiveTime> {
+        let at = self.daily_at.trim();
+        if at.is_empty() {
+            return None;
+        }
+        chrono::NaiveTime::parse_from_str(at, "%H:%M:%S")
+            .or_else(|_| chrono::NaiveTime::parse_from_str(at, "%H:%M"))
+            .ok()
+    }
 }
 
 /// OpenTelemetry traces, exported over OTLP/gRPC. The standard `OTEL_*` variables win over
@@ -388,6 +413,10 @@ pub struct PipelineSettings {
     pub time_zone: String,
     /// A lane with nothing to do ends after this long (0: lanes are kept).
     pub lane_idle_secs: u64,
+    /// Seconds a shop's contact cache may go without reading Dinero's contact list
+    /// (`changesSince`): while it is fresh, a customer the cache does not know is new and is
+    /// created without looking it up. 0: off, each unknown customer is looked up.
+    pub contact_sync_secs: u64,
 }
 
 /// Logging.
@@ -579,6 +608,14 @@ impl Settings {
         }
         if self.metrics.refresh_secs == 0 {
             return key("metrics.refresh_secs", "must be at least 1");
+        }
+        if !self.reconciliation.daily_at.trim().is_empty()
+            && self.reconciliation.daily_at().is_none()
+        {
+            return key(
+                "reconciliation.daily_at",
+                "must be a time of day, HH:MM or HH:MM:SS (empty: no nightly run)",
+            );
         }
         let notifications = &self.notifications;
         if !notifications.url.is_empty() {

@@ -289,6 +289,40 @@ impl OrganizationClient {
     }
 
     /// Persons are matched by e-mail; Dinero compares case-insensitively.
+    /// One page (from 0) of the organization's contacts, only those changed since `since`
+    /// when given (`changesSince`), at most `page_size` (Dinero's most is 1,000). Deleted
+    /// contacts are left out.
+    pub async fn list_contacts(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Vec<Contact>, DineroError> {
+        const OP: &str = "list contacts";
+        let mut call = Call::new(
+            OP,
+            Method::GET,
+            "/v1/{organizationId}/contacts",
+            self.org_path("v1", "/contacts"),
+        )
+        .query("fields", wire::CONTACT_FIELDS)
+        .query("page", page.to_string())
+        .query("pageSize", page_size.to_string());
+        if let Some(since) = since {
+            call = call.query(
+                "changesSince",
+                since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            );
+        }
+        let page: wire::Page<wire::Contact> = decode(OP, &self.send(call).await?)?;
+        Ok(page
+            .collection
+            .into_iter()
+            .map(Contact::from)
+            .filter(|c| !c.deleted)
+            .collect())
+    }
+
     pub async fn find_contact_by_email(&self, email: &str) -> Result<Option<Contact>, DineroError> {
         Ok(self
             .find_contacts(filter::eq("Email", email.trim()))
@@ -412,6 +446,58 @@ impl OrganizationClient {
             self.org_path("v1", "/sales/creditnotes"),
         );
         self.find_vouchers(call, reference).await
+    }
+
+    /// One page (from 0) of the booked vouchers of `kind` dated in `[from, to]` (Dinero
+    /// leaves drafts out of a date range), only those of `statuses` when given (e.g.
+    /// `Paid,OverPaid`), at most `page_size` (Dinero's most is 1,000). Deleted ones are left out.
+    pub async fn list_vouchers(
+        &self,
+        kind: VoucherKind,
+        (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+        statuses: Option<&str>,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Vec<ListedVoucher>, DineroError> {
+        let (operation, template, path) = match kind {
+            VoucherKind::Invoice => (
+                "list invoices",
+                "/v1/{organizationId}/invoices",
+                "/invoices",
+            ),
+            VoucherKind::CreditNote => (
+                "list credit notes",
+                "/v1/{organizationId}/sales/creditnotes",
+                "/sales/creditnotes",
+            ),
+        };
+        let mut call = Call::new(operation, Method::GET, template, self.org_path("v1", path))
+            .query("startDate", from.format("%Y-%m-%d").to_string())
+            .query("endDate", to.format("%Y-%m-%d").to_string())
+            .query("fields", wire::VOUCHER_LIST_FIELDS)
+            .query("page", page.to_string())
+            .query("pageSize", page_size.to_string());
+        if let Some(statuses) = statuses {
+            call = call.query("statusFilter", statuses);
+        }
+        let page: wire::Page<wire::VoucherListRow> = decode(operation, &self.send(call).await?)?;
+        Ok(page
+            .collection
+            .into_iter()
+            .filter(|row| row.deleted_at.is_none())
+            .map(|row| ListedVoucher {
+                kind,
+                guid: row.guid,
+                number: row.number.filter(|n| *n > 0),
+                external_reference: row.external_reference,
+                currency: row.currency,
+                total_incl_vat: row.total_incl_vat,
+                date: row
+                    .date
+                    .as_deref()
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
+            })
+            .collect())
     }
 
     async fn find_vouchers(

@@ -301,6 +301,26 @@ pub struct InvoiceRow {
     pub total_incl_vat_in_dkk: Option<Decimal>,
 }
 
+/// A row of a voucher list read for reconciliation: also its date.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VoucherListRow {
+    pub guid: Uuid,
+    pub number: Option<i64>,
+    pub external_reference: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub total_incl_vat: Option<Decimal>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+}
+
+pub const VOUCHER_LIST_FIELDS: &str =
+    "Guid,Number,ExternalReference,Currency,TotalInclVat,Date,DeletedAt";
+
 pub const INVOICE_ROW_FIELDS: &str =
     "Guid,Number,Status,ExternalReference,DeletedAt,Currency,TotalInclVat,TotalInclVatInDkk";
 

@@ -93,8 +93,11 @@ pub struct OrderRecord {
     pub attempts: u32,
     pub error_class: Option<String>,
     pub error: Option<String>,
-    /// A credit note's total including VAT, in the order's currency.
+    /// The voucher's total including VAT, in the order's currency: a credit note's, and an
+    /// invoice's (rows written before invoices kept it have none).
     pub amount: Option<rust_decimal::Decimal>,
+    /// The date the voucher carries in Dinero (in the service's time zone).
+    pub voucher_date: Option<chrono::NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -123,6 +126,7 @@ impl OrderRecord {
             error_class: None,
             error: None,
             amount: None,
+            voucher_date: None,
             created_at: now,
             updated_at: now,
         }

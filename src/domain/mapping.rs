@@ -511,6 +511,41 @@ impl ContactDraft {
     }
 }
 
+/// The contact-cache keys a Dinero contact answers to, as `ContactDraft::cache_key` makes
+/// them: its e-mail, its VAT number (with the country's prefix), and the service's own
+/// reference of a customer known only to the shop. A contact list read into the cache makes
+/// later look-ups unnecessary.
+pub fn cache_keys_of(
+    tenant: &str,
+    external_reference: Option<&str>,
+    email: Option<&str>,
+    vat_number: Option<&str>,
+    country: Option<&str>,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(reference) =
+        external_reference.filter(|r| r.starts_with(&format!("{tenant}:customer:")))
+    {
+        keys.push(format!("ref:{reference}"));
+    }
+    if let Some(email) = email
+        .map(identity::normalise_email)
+        .filter(|e| !e.is_empty())
+    {
+        keys.push(format!("email:{email}"));
+    }
+    let vat = vat_number
+        .map(identity::normalise_vat_number)
+        .filter(|v| !v.is_empty());
+    if let (Some(vat), Some(country)) = (vat, country) {
+        keys.push(format!(
+            "vat:{}",
+            identity::canonical_vat_number(&vat, country)
+        ));
+    }
+    keys
+}
+
 /// The contact an order is matched to, without the rest of its plan.
 pub fn contact_of(tenant: &str, order: &Order) -> Result<ContactDraft, MappingError> {
     contact(tenant, order, false)

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod mapping;
 pub mod money_events;
 pub mod order;
+pub mod reconciliation;
 pub mod tenant;
 pub mod transfer_job;
 

@@ -248,6 +248,7 @@ impl Context<'_> {
         plan: &CreditPlan,
     ) -> Result<String, TransferError> {
         record.amount = Some(plan.total());
+        record.voucher_date = Some(plan.note.date);
         record.contact_guid = invoiced.record.contact_guid;
         if record.invoice_guid.is_none() {
             self.create_credit_note(record, invoiced, plan).await?;

@@ -53,6 +53,8 @@ pub struct Lane {
     fence: Option<Fence>,
     /// Another replica claimed the tenant after us, or its partition was revoked: stop.
     fenced: bool,
+    /// When the shop's contact cache last read Dinero's contact list.
+    contacts: super::contact_sync::ContactSync,
 }
 
 impl Lane {
@@ -76,6 +78,7 @@ impl Lane {
             client: None,
             fence: None,
             fenced: false,
+            contacts: Default::default(),
         }
     }
 
@@ -278,7 +281,17 @@ impl Lane {
                 }
             };
             let client = self.client(&tenant);
+            let contacts_fresh = self
+                .contacts
+                .fresh(
+                    Duration::from_secs(self.shared.settings.contact_sync_secs),
+                    self.shared.store.as_ref(),
+                    &client,
+                    &self.tenant_id,
+                )
+                .await;
             let context = Context {
+                contacts_fresh,
                 store: self.shared.store.as_ref(),
                 dinero: &client,
                 tenant: &tenant,

@@ -1,12 +1,14 @@
 //! The order pipeline: lanes per tenant that move inbox events through Dinero (design.md §1-3).
 
 pub mod backoff;
+mod contact_sync;
 mod credentials;
 mod credit;
 mod documents;
 mod error;
 mod lane;
 mod preview;
+mod reconcile;
 mod transfer;
 
 use std::collections::HashMap;
@@ -23,6 +25,7 @@ pub use credentials::{stored_credentials, StoredRefreshToken};
 pub use error::TransferError;
 pub use lane::ManualError;
 pub use preview::Preview;
+pub use reconcile::Report;
 pub use transfer::Overrides;
 
 use crate::config::PipelineSettings;
@@ -70,6 +73,11 @@ pub enum PipelineError {
 }
 
 impl Pipeline {
+    /// This replica's id, as claims and scheduled runs record it.
+    pub fn owner(&self) -> &str {
+        &self.shared.owner
+    }
+
     /// Built on the application's runtime, where every lane will run.
     pub fn new(shared: Shared) -> Arc<Self> {
         let (stop, _) = watch::channel(false);

@@ -110,7 +110,14 @@ impl Pipeline {
         let dinero = shared
             .dinero
             .organization(tenant.organization_id, credentials);
-        let found = find_contact(shared.store.as_ref(), &dinero, &tenant.id, &plan.contact).await?;
+        let found = find_contact(
+            shared.store.as_ref(),
+            &dinero,
+            &tenant.id,
+            &plan.contact,
+            false,
+        )
+        .await?;
         // A new contact is not made: Dinero totals a draft without one.
         let mut body = documents::invoice(&plan.invoice, plan.contact.guid);
         body.contact_guid = found.map(|(guid, _)| guid);

@@ -29,6 +29,9 @@ pub struct Overrides {
 }
 
 pub struct Context<'a> {
+    /// The shop's contact cache read Dinero's contact list lately: a customer it does not
+    /// know is new, and is created without look-ups.
+    pub contacts_fresh: bool,
     pub store: &'a dyn Store,
     pub dinero: &'a OrganizationClient,
     pub tenant: &'a Tenant,
@@ -247,6 +250,10 @@ impl Context<'_> {
                 identity::corrected_invoice_guid(tenant, &stored.order_id, &stored.event_id);
             plan.invoice.number = None;
         }
+        // What the invoice totals, and its date: a reconciliation compares them with Dinero's
+        // lists.
+        record.amount = Some(plan.invoice.total);
+        record.voucher_date = Some(plan.invoice.date);
         let contact = match record.contact_guid {
             Some(guid) => guid,
             None => {
@@ -307,7 +314,9 @@ impl Context<'_> {
         let draft = &plan.contact;
         let key = draft.cache_key();
         let tenant = &self.tenant.id;
-        let found = match find_contact(self.store, self.dinero, tenant, draft).await? {
+        let found = match find_contact(self.store, self.dinero, tenant, draft, self.contacts_fresh)
+            .await?
+        {
             Some((guid, ContactMatch::Cached)) => return Ok(guid),
             Some((guid, _)) => Some(guid),
             None => None,
@@ -692,9 +701,14 @@ pub(super) async fn find_contact(
     dinero: &OrganizationClient,
     tenant: &str,
     draft: &ContactDraft,
+    cache_is_fresh: bool,
 ) -> Result<Option<(Uuid, ContactMatch)>, TransferError> {
     if let Some(guid) = store.contact(tenant, &draft.cache_key()).await? {
         return Ok(Some((guid, ContactMatch::Cached)));
+    }
+    if cache_is_fresh {
+        // The cache holds Dinero's contacts as of a moment ago: not in it means new.
+        return Ok(None);
     }
     let mut found = dinero
         .find_contact_by_external_reference(&draft.external_reference)

@@ -11,6 +11,7 @@ mod intake;
 mod orders;
 mod preview;
 mod readiness;
+mod reconciliation;
 mod tenants;
 mod transfers;
 
@@ -24,6 +25,7 @@ pub use imports::{ImportReport, RefusedLine};
 pub use intake::{InputTopic, Origin, Receipt};
 pub use orders::{OrderPage, OrderQuery, ORDER_STATUSES};
 pub use readiness::{ConsumerStatus, Readiness};
+pub use reconciliation::Trigger;
 pub use tenants::{TenantInput, TenantView};
 pub use transfers::Selection;
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -325,9 +325,31 @@ pub trait LedgerStore: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>>;
 
+    /// The tenant's ledger rows holding a Dinero voucher (invoices, credit notes, and the
+    /// invoice a late payment went to) dated in `dates` (both included), and those without a
+    /// date first written in `written` (`[from, to)`).
+    async fn ledger_vouchers(
+        &self,
+        tenant: &str,
+        dates: (NaiveDate, NaiveDate),
+        written: (DateTime<Utc>, DateTime<Utc>),
+    ) -> StoreResult<Vec<OrderRecord>>;
+
     async fn contact(&self, tenant: &str, key: &str) -> StoreResult<Option<Uuid>>;
 
     async fn put_contact(&self, tenant: &str, key: &str, guid: Uuid) -> StoreResult<()>;
+
+    /// When the tenant's contact cache last read Dinero's contact list.
+    async fn contacts_synced_at(&self, tenant: &str) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// What a read of Dinero's contact list found, as cache entries (key, guid; an entry
+    /// already there stands), and the read's time, in one transaction.
+    async fn sync_contacts(
+        &self,
+        tenant: &str,
+        entries: &[(String, Uuid)],
+        synced_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Orders with their status, filtered and paged in the query.
     async fn order_summaries(&self, filter: &OrderFilter<'_>) -> StoreResult<Vec<OrderSummary>>;
@@ -441,6 +463,10 @@ pub trait UpkeepStore: Send + Sync + 'static {
     async fn gauges(&self) -> StoreResult<StoreGauges>;
 
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Claim the scheduled run `name` for `day` for `owner`: true for the first replica to
+    /// ask, false for every later one, so each day's run is made once.
+    async fn claim_run(&self, name: &str, day: NaiveDate, owner: &str) -> StoreResult<bool>;
 
     /// Remove what is finished and older than `before` (at most `batch` rows per table per
     /// call): completed inbox rows, done orders' history, published outbox records, closed

@@ -232,6 +232,28 @@ impl LedgerStore for ObservedStore {
     ) -> StoreResult<()> {
         observed!(self.move_invoice_aside(credited, fresh, history, fence))
     }
+
+    async fn ledger_vouchers(
+        &self,
+        tenant: &str,
+        dates: (chrono::NaiveDate, chrono::NaiveDate),
+        written: (DateTime<Utc>, DateTime<Utc>),
+    ) -> StoreResult<Vec<OrderRecord>> {
+        observed!(self.ledger_vouchers(tenant, dates, written))
+    }
+
+    async fn contacts_synced_at(&self, tenant: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        observed!(self.contacts_synced_at(tenant))
+    }
+
+    async fn sync_contacts(
+        &self,
+        tenant: &str,
+        entries: &[(String, Uuid)],
+        synced_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        observed!(self.sync_contacts(tenant, entries, synced_at))
+    }
 }
 
 #[async_trait]
@@ -348,5 +370,14 @@ impl UpkeepStore for ObservedStore {
 
     async fn erase_customer(&self, tenant: &str, who: &CustomerRef) -> StoreResult<Erasure> {
         observed!(self.erase_customer(tenant, who))
+    }
+
+    async fn claim_run(
+        &self,
+        name: &str,
+        day: chrono::NaiveDate,
+        owner: &str,
+    ) -> StoreResult<bool> {
+        observed!(self.claim_run(name, day, owner))
     }
 }

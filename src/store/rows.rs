@@ -176,6 +176,13 @@ pub(super) fn order(row: &impl Columns) -> StoreResult<OrderRecord> {
         error_class: row.text_opt("error_class"),
         error: row.text_opt("error"),
         amount: amount(row.text_opt("amount"))?,
+        voucher_date: row
+            .text_opt("voucher_date")
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("voucher date '{d}'")))
+            })
+            .transpose()?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -264,4 +271,9 @@ pub(super) fn job_item(row: &impl Columns) -> StoreResult<JobItem> {
         state: ItemState::parse(&row.text("state"))?,
         reason: row.text_opt("reason"),
     })
+}
+
+/// When a tenant's contact cache last read Dinero's contact list (`sql::CONTACTS_SYNCED_AT`).
+pub(super) fn synced_at(row: &impl Columns) -> StoreResult<DateTime<Utc>> {
+    row.time("synced_at")
 }

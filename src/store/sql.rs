@@ -155,19 +155,20 @@ pub(super) const COUNT_PENDING: &str =
 /// Insert or update one document's ledger row. $1 tenant, $2 order, $3 document, $4 event
 /// seq, $5 step, $6 in flight, $7 its epoch, $8 contact guid, $9 invoice guid, $10 invoice
 /// version, $11 invoice number, $12 payments done, $13 attempts, $14 error class, $15 error,
-/// $16 created at, $17 updated at, $18 amount.
+/// $16 created at, $17 updated at, $18 amount, $19 voucher date.
 pub(super) const UPSERT_ORDER: &str = "
 INSERT INTO orders (tenant_id, order_id, document, event_seq, step, in_flight, in_flight_epoch,
                     contact_guid, invoice_guid, invoice_version, invoice_number, payments_done,
-                    attempts, error_class, error, created_at, updated_at, amount)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                    attempts, error_class, error, created_at, updated_at, amount, voucher_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (tenant_id, order_id, document) DO UPDATE SET event_seq = excluded.event_seq,
     step = excluded.step, in_flight = excluded.in_flight, in_flight_epoch = excluded.in_flight_epoch,
     contact_guid = excluded.contact_guid,
     invoice_guid = excluded.invoice_guid, invoice_version = excluded.invoice_version,
     invoice_number = excluded.invoice_number, payments_done = excluded.payments_done,
     attempts = excluded.attempts, error_class = excluded.error_class, error = excluded.error,
-    updated_at = excluded.updated_at, amount = excluded.amount";
+    updated_at = excluded.updated_at, amount = excluded.amount,
+    voucher_date = excluded.voucher_date";
 
 /// $1 tenant, $2 order, $3 at, $4 step, $5 detail.
 pub(super) const INSERT_HISTORY: &str =
@@ -188,6 +189,15 @@ pub(super) const ORDERS: &str = "
 SELECT * FROM orders WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR step = $2)
 ORDER BY event_seq LIMIT $3";
 
+/// The tenant's ledger rows that hold a Dinero voucher dated `$2` to `$3` (YYYY-MM-DD, both
+/// included), and rows without a date (written before dates were kept) first written in
+/// `[$4, $5)`: what a reconciliation compares with Dinero's lists. $1 tenant.
+pub(super) const LEDGER_VOUCHERS: &str = "
+SELECT * FROM orders WHERE tenant_id = $1 AND invoice_guid IS NOT NULL
+  AND (voucher_date BETWEEN $2 AND $3
+       OR (voucher_date IS NULL AND created_at >= $4 AND created_at < $5))
+ORDER BY event_seq";
+
 pub(super) const CONTACT: &str =
     "SELECT contact_guid FROM contacts WHERE tenant_id = $1 AND contact_key = $2";
 
@@ -195,6 +205,20 @@ pub(super) const CONTACT: &str =
 pub(super) const PUT_CONTACT: &str = "
 INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES ($1, $2, $3)
 ON CONFLICT (tenant_id, contact_key) DO UPDATE SET contact_guid = excluded.contact_guid";
+
+/// A cache entry read from Dinero's contact list: one the transfer wrote (or an earlier read)
+/// stands. $1 tenant, $2 key, $3 guid.
+pub(super) const PUT_CONTACT_IF_ABSENT: &str = "
+INSERT INTO contacts (tenant_id, contact_key, contact_guid) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, contact_key) DO NOTHING";
+
+pub(super) const CONTACTS_SYNCED_AT: &str =
+    "SELECT synced_at FROM contact_syncs WHERE tenant_id = $1";
+
+/// $1 tenant, $2 at.
+pub(super) const SET_CONTACTS_SYNCED: &str = "
+INSERT INTO contact_syncs (tenant_id, synced_at) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at";
 
 /// The orders list with each order's status, computed and filtered in the database (so a
 /// filter never misses what a row limit cut off). Parameters: $1 tenant, $2 held, $3 after
@@ -327,3 +351,11 @@ pub(super) const CANCEL_JOB_ORDERS: &str =
 /// Jobs not finished, oldest first: (tenant, id).
 pub(super) const RUNNING_JOBS: &str =
     "SELECT tenant_id, id FROM transfer_jobs WHERE status = 'running' ORDER BY created_at";
+
+// Scheduled runs.
+
+/// Record that `$1` runs for day `$2`: no row when another replica did first. $3 owner,
+/// $4 at.
+pub(super) const CLAIM_RUN: &str = "
+INSERT INTO scheduled_runs (name, day, owner, started_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name, day) DO NOTHING";

@@ -602,6 +602,7 @@ async fn write_order(
         .bind(order.created_at)
         .bind(Utc::now())
         .bind(order.amount.map(|a| a.to_string()))
+        .bind(order.voucher_date.map(|d| d.to_string()))
         .execute(&mut *conn)
         .await?;
     write_history(conn, &order.tenant_id, &order.order_id, history).await
@@ -717,6 +718,55 @@ impl LedgerStore for SqliteStore {
             .bind(guid.to_string())
             .execute(&self.writer)
             .await?;
+        Ok(())
+    }
+
+    async fn ledger_vouchers(
+        &self,
+        tenant: &str,
+        (first, last): (NaiveDate, NaiveDate),
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> StoreResult<Vec<OrderRecord>> {
+        let rows = sqlx::query(sql::LEDGER_VOUCHERS)
+            .bind(tenant)
+            .bind(first.to_string())
+            .bind(last.to_string())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::order).collect()
+    }
+
+    async fn contacts_synced_at(&self, tenant: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let row = sqlx::query(sql::CONTACTS_SYNCED_AT)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::synced_at).transpose()
+    }
+
+    async fn sync_contacts(
+        &self,
+        tenant: &str,
+        entries: &[(String, Uuid)],
+        synced_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        for (key, guid) in entries {
+            sqlx::query(sql::PUT_CONTACT_IF_ABSENT)
+                .bind(tenant)
+                .bind(key)
+                .bind(guid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(sql::SET_CONTACTS_SYNCED)
+            .bind(tenant)
+            .bind(synced_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1137,6 +1187,18 @@ impl UpkeepStore for SqliteStore {
             connections_open: i64::from(self.pool.size()),
             connections_idle: self.pool.num_idle() as i64,
         })
+    }
+
+    async fn claim_run(&self, name: &str, day: NaiveDate, owner: &str) -> StoreResult<bool> {
+        let claimed = sqlx::query(sql::CLAIM_RUN)
+            .bind(name)
+            .bind(day.to_string())
+            .bind(owner)
+            .bind(Utc::now())
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(claimed == 1)
     }
 
     async fn ping(&self) -> StoreResult<()> {

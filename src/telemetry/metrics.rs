@@ -91,6 +91,11 @@ pub struct Metrics {
     pub store_operations: IntCounterVec,
     /// Store operation durations by operation.
     pub store_duration: HistogramVec,
+    /// Reconciliations of a tenant by result (ok, failed) and trigger (request, schedule).
+    pub reconciliations: IntCounterVec,
+    /// What reconciliations found, by kind (missing_in_dinero, unknown_to_ledger,
+    /// total_differs, payment_differs).
+    pub reconciliation_findings: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -240,6 +245,18 @@ impl Metrics {
                 "HTTP answer durations by route template.",
                 &["route"],
                 REQUEST_BUCKETS,
+            ),
+            reconciliations: counter(
+                &registry,
+                "reconciliations_total",
+                "Reconciliations of a tenant's ledger with Dinero, by result and trigger.",
+                &["result", "trigger"],
+            ),
+            reconciliation_findings: counter(
+                &registry,
+                "reconciliation_findings_total",
+                "Disagreements reconciliations found between the ledger and Dinero, by kind.",
+                &["kind"],
             ),
             transfers: counter(
                 &registry,

@@ -1,5 +1,5 @@
 //! The admin API (bearer token): tenants, orders, manual transfer of one order or a job of
-//! many, dead letters, erasure.
+//! many, corrections, preview, imports, reconciliation, dead letters, erasure.
 //! Each handler authenticates (`Admin`), parses, makes one core call and renders.
 
 mod dead_letters;
@@ -7,6 +7,7 @@ mod erasure;
 mod imports;
 mod orders;
 mod preview;
+mod reconciliations;
 mod tenants;
 mod transfers;
 
@@ -49,6 +50,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/tenants/{tenant_id}/preview")
                 .route(web::post().to(preview::preview)),
+        )
+        .service(
+            web::resource("/v1/tenants/{tenant_id}/reconciliations")
+                .route(web::post().to(reconciliations::reconcile)),
         )
         .service(
             web::resource("/v1/tenants/{tenant_id}/transfers")
