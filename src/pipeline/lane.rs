@@ -471,6 +471,11 @@ impl Lane {
                     .inc();
                 metrics.pauses.with_label_values(&["dead_letter"]).inc();
             }
+            // Replaced meanwhile by a newer version of the order, which goes next: the
+            // failure of the old one no longer matters.
+            Err(StoreError::Superseded(_)) => {
+                tracing::info!(tenant = %self.tenant_id, order = %event.order_id, "a newer version replaced the failed one; no dead letter")
+            }
             Err(error) => {
                 tracing::error!(tenant = %self.tenant_id, %error, "could not write the dead letter; the event stays pending")
             }
