@@ -44,6 +44,11 @@ ROWS = [
         ("Open dead letters", 'max(dinero_bridge_open_dead_letters)', "short"),
         ("Pauses by reason and resumes /s", 'sum by (reason) (rate(dinero_bridge_pauses_total[$__rate_interval])) or sum(rate(dinero_bridge_resumes_total[$__rate_interval]))', "ops"),
     ]),
+    ("Reconciliation", [
+        ("Differences found by kind, last day", 'sum by (kind) (increase(dinero_bridge_reconciliation_findings_total[1d]))', "short"),
+        ("Reconciliations by result and trigger, last day", 'sum by (result, trigger) (increase(dinero_bridge_reconciliations_total[1d]))', "short"),
+        ("Corrections: replaced and conflicting versions /s", 'sum by (result) (rate(dinero_bridge_intake_events_total{result=~"replaced|conflict"}[$__rate_interval]))', "ops"),
+    ]),
     ("Kafka", [
         ("Rebalances by kind", 'sum by (kind) (increase(dinero_bridge_kafka_rebalances_total[$__rate_interval]))', "short"),
         ("Commits by result /s", 'sum by (result) (rate(dinero_bridge_kafka_commits_total[$__rate_interval]))', "ops"),
