@@ -1,5 +1,5 @@
 //! Retention: every replica prunes finished rows older than `store.retention_days` now and
-//! then. Deletes are idempotent, so replicas pruning at once only repeat each other's work.
+//! then (jobs too, by when they finished). Deletes are idempotent, so replicas pruning at once only repeat each other's work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +46,14 @@ impl Pruner {
             total.history += pass.history;
             total.outbox += pass.outbox;
             total.dead_letters += pass.dead_letters;
-            let most = [pass.events, pass.history, pass.outbox, pass.dead_letters];
+            total.jobs += pass.jobs;
+            let most = [
+                pass.events,
+                pass.history,
+                pass.outbox,
+                pass.dead_letters,
+                pass.jobs,
+            ];
             if most.into_iter().max().unwrap_or(0) < BATCH as u64 {
                 return Ok(total);
             }

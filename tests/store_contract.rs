@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use dinero_bridge::config::{EncryptionKeys, Settings, StoreSettings};
 use dinero_bridge::domain::erasure::CustomerRef;
 use dinero_bridge::domain::money_events::correction_document;
+use dinero_bridge::domain::transfer_job::{JobKind, NewJob};
 use dinero_bridge::domain::ErrorClass;
 use dinero_bridge::domain::{
     Accepted, DeadLetterStatus, DineroCredentials, EventSource, EventStatus, NewDeadLetter,
@@ -904,6 +905,17 @@ async fn retention_prunes_only_what_is_finished(b: &Backend) {
     for record in store.unpublished(10).await.unwrap() {
         store.mark_published(record.id).await.unwrap();
     }
+    // A finished job goes with its orders; a running one stays.
+    let job = |id: &str| NewJob {
+        id: id.into(),
+        tenant_id: "shop".into(),
+        kind: JobKind::Transfer,
+        overrides: "{}".into(),
+        order_ids: vec!["done".into(), "waiting".into()],
+    };
+    store.create_job(&job("finished")).await.unwrap();
+    store.create_job(&job("running")).await.unwrap();
+    store.finish_job("finished").await.unwrap();
 
     // Nothing is older than a day ago.
     let nothing = store
@@ -921,10 +933,23 @@ async fn retention_prunes_only_what_is_finished(b: &Backend) {
             pruned.events,
             pruned.history,
             pruned.outbox,
-            pruned.dead_letters
+            pruned.dead_letters,
+            pruned.jobs
         ),
-        (2, 1, 1, 0),
-        "the done event and its duplicate, the done order's history, the published record"
+        (2, 1, 1, 0, 1),
+        "the done event and its duplicate, the done order's history, the published record, \
+         the finished job"
+    );
+    assert!(store.job("shop", "finished").await.unwrap().is_none());
+    assert!(store.next_job_order("finished").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .next_job_order("running")
+            .await
+            .unwrap()
+            .map(|o| o.position),
+        Some(0),
+        "the running job keeps its orders"
     );
     assert!(store
         .events_for_order("shop", "done")

@@ -175,6 +175,8 @@ pub struct Pruned {
     pub outbox: u64,
     /// Dead letters that were resolved or replayed.
     pub dead_letters: u64,
+    /// Transfer and import jobs through or cancelled, with their orders.
+    pub jobs: u64,
 }
 
 /// What a GDPR erasure changed, or why it changed nothing.
@@ -470,7 +472,8 @@ pub trait UpkeepStore: Send + Sync + 'static {
 
     /// Remove what is finished and older than `before` (at most `batch` rows per table per
     /// call): completed inbox rows, done orders' history, published outbox records, closed
-    /// dead letters. Ledger rows stay: they are what makes a late resend a duplicate.
+    /// dead letters, finished jobs. Ledger rows stay: they are what makes a late resend a
+    /// duplicate.
     async fn prune(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<Pruned>;
 
     /// Erase a customer's personal data from the tenant's stored events, outbox records and

@@ -1169,6 +1169,19 @@ impl UpkeepStore for PgStore {
                      AND COALESCE(resolved_at, last_failed_at) < $1 LIMIT $2)",
             )
             .await?,
+            // A job and its orders in one statement.
+            jobs: sqlx::query_scalar::<_, i64>(
+                "WITH gone AS (
+                   DELETE FROM transfer_jobs WHERE id IN (SELECT id FROM transfer_jobs
+                     WHERE status IN ('done', 'cancelled') AND finished_at < $1 LIMIT $2)
+                   RETURNING id),
+                 orders AS (DELETE FROM transfer_job_orders WHERE job_id IN (SELECT id FROM gone))
+                 SELECT COUNT(*) FROM gone",
+            )
+            .bind(before)
+            .bind(batch)
+            .fetch_one(&self.pool)
+            .await? as u64,
         })
     }
 

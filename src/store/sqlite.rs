@@ -1239,6 +1239,19 @@ impl UpkeepStore for SqliteStore {
                    WHERE status IN ('resolved', 'replayed') AND COALESCE(resolved_at, last_failed_at) < ? LIMIT ?)",
             )
             .await?,
+            jobs: {
+                // The same jobs twice in one transaction (ordered): their orders, then them.
+                delete(
+                    "DELETE FROM transfer_job_orders WHERE job_id IN (SELECT id FROM transfer_jobs
+                       WHERE status IN ('done', 'cancelled') AND finished_at < ? ORDER BY id LIMIT ?)",
+                )
+                .await?;
+                delete(
+                    "DELETE FROM transfer_jobs WHERE id IN (SELECT id FROM transfer_jobs
+                       WHERE status IN ('done', 'cancelled') AND finished_at < ? ORDER BY id LIMIT ?)",
+                )
+                .await?
+            },
         };
         tx.commit().await?;
         Ok(pruned)
