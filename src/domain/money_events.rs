@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::order::{is_money, Envelope, OrderEvent, Payment, Violations, ORDER_COMPLETED};
+use super::order::{
+    is_money, Envelope, OrderEvent, Payment, Violations, ORDER_COMPLETED, ORDER_UPDATED,
+};
 
 pub const ORDER_REFUNDED: &str = "order.refunded";
 pub const ORDER_CANCELLED: &str = "order.cancelled";
 pub const ORDER_PAID: &str = "order.paid";
-/// A newer version of an order already completed: the same data as `order.completed`.
-pub const ORDER_UPDATED: &str = "order.updated";
 
 /// Every event type the service takes.
 pub const EVENT_TYPES: &[&str] = &[

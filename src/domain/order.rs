@@ -217,6 +217,8 @@ pub struct Totals {
 }
 
 pub const ORDER_COMPLETED: &str = "order.completed";
+/// A newer version of an order already completed: the same data as `order.completed`.
+pub const ORDER_UPDATED: &str = "order.updated";
 
 /// Known ISO 4217 codes accepted on orders.
 pub const CURRENCIES: &[&str] = &[
@@ -236,8 +238,8 @@ impl Envelope<Order> {
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::new();
         // `order.updated` carries the same order, in a newer version.
-        let kind = if self.event_type == super::money_events::ORDER_UPDATED {
-            super::money_events::ORDER_UPDATED
+        let kind = if self.event_type == ORDER_UPDATED {
+            ORDER_UPDATED
         } else {
             ORDER_COMPLETED
         };
