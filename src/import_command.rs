@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+
+use crate::admin_client::{AdminApi, AdminApiError, Body};
 
 /// Lines a request carries at most, and bytes (the service takes 256 KiB a body by default).
 const PART_LINES: usize = 100;
 const PART_BYTES: usize = 200 * 1024;
-const ATTEMPTS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -24,10 +24,8 @@ pub enum ImportError {
     },
     #[error("line {line} is longer than one request may be ({PART_BYTES} bytes)")]
     LineTooLong { line: usize },
-    #[error("the service refused the import ({status}): {detail}")]
-    Refused { status: u16, detail: String },
-    #[error("the service cannot be reached: {0}")]
-    Unreachable(String),
+    #[error("the import: {0}")]
+    Api(#[from] AdminApiError),
 }
 
 /// Where to send, as whom, and whether to follow the transfer.
@@ -97,7 +95,7 @@ pub async fn import(file: &Path, target: &ImportTarget<'_>) -> Result<ImportSumm
             .progress_chars("=> "),
     );
     bar.set_message("importing");
-    let http = reqwest::Client::new();
+    let api = AdminApi::new(target.url, target.token);
     let mut summary = ImportSummary::default();
     let reader = std::io::BufReader::new(std::fs::File::open(file).map_err(read_error(file))?);
     let mut part = String::new();
@@ -108,7 +106,7 @@ pub async fn import(file: &Path, target: &ImportTarget<'_>) -> Result<ImportSumm
             return Err(ImportError::LineTooLong { line: index + 1 });
         }
         if in_part == PART_LINES || part.len() + line.len() >= PART_BYTES {
-            send_part(&http, target, &part, first_line, &mut summary).await?;
+            send_part(&api, target, &part, first_line, &mut summary).await?;
             bar.inc(in_part as u64);
             (part, first_line, in_part) = (String::new(), index + 1, 0);
         }
@@ -117,30 +115,31 @@ pub async fn import(file: &Path, target: &ImportTarget<'_>) -> Result<ImportSumm
         in_part += 1;
     }
     if in_part > 0 {
-        send_part(&http, target, &part, first_line, &mut summary).await?;
+        send_part(&api, target, &part, first_line, &mut summary).await?;
         bar.inc(in_part as u64);
     }
     bar.finish_with_message("imported");
     if target.wait && !summary.jobs.is_empty() {
-        follow(&http, target, &mut summary).await?;
+        follow(&api, target, &mut summary).await?;
     }
     Ok(summary)
 }
 
 /// One part, sent until the service answers it (at most `ATTEMPTS` times).
 async fn send_part(
-    http: &reqwest::Client,
+    api: &AdminApi<'_>,
     target: &ImportTarget<'_>,
     part: &str,
     first_line: usize,
     summary: &mut ImportSummary,
 ) -> Result<(), ImportError> {
-    let url = format!(
-        "{}/v1/tenants/{}/imports?first_line={first_line}",
-        target.url.trim_end_matches('/'),
+    let path = format!(
+        "/v1/tenants/{}/imports?first_line={first_line}",
         target.tenant
     );
-    let report = call(http, target, reqwest::Method::POST, &url, Some(part)).await?;
+    let report = api
+        .call(reqwest::Method::POST, &path, Body::Lines(part))
+        .await?;
     let count = |key: &str| report[key].as_u64().unwrap_or(0);
     summary.lines += count("lines");
     summary.accepted += count("accepted");
@@ -161,7 +160,7 @@ async fn send_part(
 
 /// Poll the jobs until none is running, with a bar over their entries.
 async fn follow(
-    http: &reqwest::Client,
+    api: &AdminApi<'_>,
     target: &ImportTarget<'_>,
     summary: &mut ImportSummary,
 ) -> Result<(), ImportError> {
@@ -174,12 +173,8 @@ async fn follow(
     loop {
         let (mut through, mut failed, mut running) = (0, 0, false);
         for job in &summary.jobs {
-            let url = format!(
-                "{}/v1/tenants/{}/transfers/{job}",
-                target.url.trim_end_matches('/'),
-                target.tenant
-            );
-            let view = call(http, target, reqwest::Method::GET, &url, None).await?;
+            let path = format!("/v1/tenants/{}/transfers/{job}", target.tenant);
+            let view = api.call(reqwest::Method::GET, &path, Body::Empty).await?;
             let progress = &view["progress"];
             through += progress["done"].as_u64().unwrap_or(0);
             failed += progress["failed"].as_u64().unwrap_or(0);
@@ -192,47 +187,5 @@ async fn follow(
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// One admin call, retried while the service is unreachable or unavailable.
-async fn call(
-    http: &reqwest::Client,
-    target: &ImportTarget<'_>,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<&str>,
-) -> Result<Value, ImportError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut request = http.request(method.clone(), url).bearer_auth(target.token);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/x-ndjson")
-                .body(body.to_owned());
-        }
-        let failure = match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                return response
-                    .json()
-                    .await
-                    .map_err(|e| ImportError::Unreachable(e.to_string()));
-            }
-            Ok(response) if response.status().is_server_error() => {
-                ImportError::Unreachable(format!("{}", response.status()))
-            }
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let problem: Value = response.json().await.unwrap_or(Value::Null);
-                let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
-                return Err(ImportError::Refused { status, detail });
-            }
-            Err(error) => ImportError::Unreachable(error.without_url().to_string()),
-        };
-        if attempt >= ATTEMPTS {
-            return Err(failure);
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -4,6 +4,7 @@
 //! the webhook and admin API, `ingest::kafka` for the consumer); `pipeline` drives the tenant
 //! lanes through `dinero` and `store`. Nothing inward imports an adapter's framework.
 
+pub mod admin_client;
 pub mod app;
 pub mod config;
 pub mod dinero;

@@ -5,13 +5,7 @@
 use chrono::NaiveDate;
 use serde_json::Value;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("the service refused the reconciliation ({status}): {detail}")]
-    Refused { status: u16, detail: String },
-    #[error("the service cannot be reached: {0}")]
-    Unreachable(String),
-}
+use crate::admin_client::{AdminApi, AdminApiError, Body};
 
 /// Where to ask, as whom, about which shop and days.
 pub struct ReconcileTarget<'a> {
@@ -23,29 +17,12 @@ pub struct ReconcileTarget<'a> {
 }
 
 /// The service's report (JSON).
-pub async fn reconcile(target: &ReconcileTarget<'_>) -> Result<Value, ReconcileError> {
-    let url = format!(
-        "{}/v1/tenants/{}/reconciliations",
-        target.url.trim_end_matches('/'),
-        target.tenant
-    );
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(target.token)
-        .json(&serde_json::json!({"from": target.from, "to": target.to}))
-        .send()
+pub async fn reconcile(target: &ReconcileTarget<'_>) -> Result<Value, AdminApiError> {
+    let path = format!("/v1/tenants/{}/reconciliations", target.tenant);
+    let range = serde_json::json!({"from": target.from, "to": target.to});
+    AdminApi::new(target.url, target.token)
+        .call(reqwest::Method::POST, &path, Body::Json(&range))
         .await
-        .map_err(|e| ReconcileError::Unreachable(e.to_string()))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| ReconcileError::Unreachable(e.to_string()))?;
-    if status != 200 {
-        let detail = body["detail"].as_str().unwrap_or("no detail").to_owned();
-        return Err(ReconcileError::Refused { status, detail });
-    }
-    Ok(body)
 }
 
 /// The report for a person: what was compared, then each difference on a line.

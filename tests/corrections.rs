@@ -97,17 +97,6 @@ async fn shop() -> Harness {
     harness
 }
 
-async fn post(harness: &Harness, path: &str, body: Value) -> (u16, Value) {
-    let response = harness
-        .admin(Method::POST, path)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn listed(harness: &Harness, status: &str) -> Vec<String> {
     harness
         .get(&format!("/v1/tenants/shop/orders?status={status}"))
@@ -125,12 +114,9 @@ async fn listed(harness: &Harness, status: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_correction_before_transfer_replaces_the_waiting_version() {
     let harness = shop().await;
-    let (status, _) = post(
-        &harness,
-        "/v1/tenants/shop/pause",
-        json!({"reason": "month end"}),
-    )
-    .await;
+    let (status, _) = harness
+        .post("/v1/tenants/shop/pause", json!({"reason": "month end"}))
+        .await;
     assert_eq!(status, 200);
     let (status, answer) = harness
         .send("shop", &version("1", 2, "evt-1", "order.completed"))
@@ -159,7 +145,7 @@ async fn a_correction_before_transfer_replaces_the_waiting_version() {
     // Order 2's first version cannot be mapped (a fee line and German VAT, which the demo
     // chart's accounts do not carry): dead-lettered before anything is made. The shop sends
     // it corrected.
-    let (status, _) = post(&harness, "/v1/tenants/shop/resume", json!({})).await;
+    let (status, _) = harness.post("/v1/tenants/shop/resume", json!({})).await;
     assert_eq!(status, 200);
     harness.wait_for_orders("shop", 1, &["done"], WAIT).await;
     let with_fee = json!([
@@ -191,7 +177,7 @@ async fn a_correction_before_transfer_replaces_the_waiting_version() {
     let letter = &letters["dead_letters"][0];
     assert_eq!(letter["status"], "resolved", "{letters:#}");
     assert!(letter["resolution"].as_str().unwrap().contains("evt-2-fix"));
-    let (_, resumed) = post(&harness, "/v1/tenants/shop/resume", json!({})).await;
+    let (_, resumed) = harness.post("/v1/tenants/shop/resume", json!({})).await;
     assert_eq!(resumed["requeued_dead_letters"], 0, "{resumed}");
     harness.wait_for_orders("shop", 2, &["done"], WAIT).await;
 
@@ -254,21 +240,21 @@ async fn a_correction_after_transfer_is_a_conflict_resolved_by_keeping_or_rebook
             ("evt-A-fix", "conflict", &json!("138.95"))
         ]
     );
-    let (status, problem) = post(
-        &harness,
-        "/v1/tenants/shop/orders/A/resolve-conflict",
-        json!({"resolution": "undo"}),
-    )
-    .await;
+    let (status, problem) = harness
+        .post(
+            "/v1/tenants/shop/orders/A/resolve-conflict",
+            json!({"resolution": "undo"}),
+        )
+        .await;
     assert_eq!(status, 400, "{problem}");
 
     // Keep the booked one: nothing changes in Dinero.
-    let (status, answer) = post(
-        &harness,
-        "/v1/tenants/shop/orders/A/resolve-conflict",
-        json!({"resolution": "keep_booked"}),
-    )
-    .await;
+    let (status, answer) = harness
+        .post(
+            "/v1/tenants/shop/orders/A/resolve-conflict",
+            json!({"resolution": "keep_booked"}),
+        )
+        .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["resolved"]["set_aside"], json!(["evt-A-fix"]));
     assert_eq!(answer["order"]["status"], "done");
@@ -276,12 +262,12 @@ async fn a_correction_after_transfer_is_a_conflict_resolved_by_keeping_or_rebook
     assert_eq!(invoices(&harness, "A").len(), 1);
 
     // Rebook: the 238.90 invoice credited (its card payment paid back), 138.95 invoiced.
-    let (status, answer) = post(
-        &harness,
-        "/v1/tenants/shop/orders/B/resolve-conflict",
-        json!({"resolution": "rebook"}),
-    )
-    .await;
+    let (status, answer) = harness
+        .post(
+            "/v1/tenants/shop/orders/B/resolve-conflict",
+            json!({"resolution": "rebook"}),
+        )
+        .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["resolved"]["rebook"], "evt-B-fix");
     assert_eq!(answer["order"]["status"], "done", "{answer}");
@@ -332,23 +318,23 @@ async fn a_correction_after_transfer_is_a_conflict_resolved_by_keeping_or_rebook
     assert_eq!(answer["status"], "conflict");
     // The old version back again is rebooked the same way: a second credit note, a third
     // invoice.
-    let (status, answer) = post(
-        &harness,
-        "/v1/tenants/shop/orders/B/resolve-conflict",
-        json!({"resolution": "rebook"}),
-    )
-    .await;
+    let (status, answer) = harness
+        .post(
+            "/v1/tenants/shop/orders/B/resolve-conflict",
+            json!({"resolution": "rebook"}),
+        )
+        .await;
     assert_eq!(
         (status, answer["order"]["status"].as_str()),
         (200, Some("done")),
         "{answer}"
     );
-    let (status, problem) = post(
-        &harness,
-        "/v1/tenants/shop/orders/B/resolve-conflict",
-        json!({"resolution": "keep_booked"}),
-    )
-    .await;
+    let (status, problem) = harness
+        .post(
+            "/v1/tenants/shop/orders/B/resolve-conflict",
+            json!({"resolution": "keep_booked"}),
+        )
+        .await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (409, Some("no_conflict"))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use dinero_bridge::dinero::*;
+use dinero_bridge::domain::reconciliation::VoucherKind;
 use dinero_bridge::domain::ErrorClass;
 use dinero_sim::{FaultConfig, SimConfig, Simulator};
 use rust_decimal_macros::dec;
@@ -294,7 +295,7 @@ async fn every_operation_round_trips_and_conforms_to_the_openapi_document() {
     assert_eq!(
         listed
             .iter()
-            .map(|v| (v.guid, v.date, v.total_incl_vat))
+            .map(|v| (v.guid, v.date, v.total))
             .collect::<Vec<_>>(),
         vec![(created.guid, Some(day), Some(dec!(114.00)))]
     );

@@ -13,7 +13,6 @@ use common::*;
 use dinero_bridge::dinero::{
     Credentials, DineroClient, LineKind, NewInvoice, NewInvoiceLine, PaymentCondition,
 };
-use reqwest::Method;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -32,14 +31,10 @@ async fn shop(adjust: impl FnOnce(&mut dinero_bridge::config::Settings)) -> Harn
 }
 
 async fn reconcile(harness: &Harness, from: &str, to: &str) -> (u16, Value) {
-    let response = harness
-        .admin(Method::POST, "/v1/tenants/shop/reconciliations")
-        .json(&json!({"from": from, "to": to}))
-        .send()
+    let range = json!({"from": from, "to": to});
+    harness
+        .post("/v1/tenants/shop/reconciliations", range)
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
 }
 
 fn kinds(report: &Value) -> Vec<(String, String)> {

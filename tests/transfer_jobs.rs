@@ -33,17 +33,6 @@ fn booked(state: &Value) -> Vec<&Value> {
         .collect()
 }
 
-async fn post(harness: &Harness, path: &str, body: Value) -> (u16, Value) {
-    let response = harness
-        .admin(Method::POST, path)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Poll the job until it is no longer running; every progress seen on the way.
 async fn wait_for_job(harness: &Harness, job: &str) -> (Value, Vec<Value>) {
     let deadline = Instant::now() + WAIT;
@@ -80,23 +69,20 @@ async fn three_hundred_selected_orders_go_in_one_call_while_paused_with_progress
         .put_tenant("shop", 31, settings(json!({"lock_voucher_number": true})))
         .await;
     assert_eq!(put.status(), 201);
-    let (paused, _) = post(
-        &harness,
-        "/v1/tenants/shop/pause",
-        json!({"reason": "year-end closing"}),
-    )
-    .await;
+    let (paused, _) = harness
+        .post(
+            "/v1/tenants/shop/pause",
+            json!({"reason": "year-end closing"}),
+        )
+        .await;
     assert_eq!(paused, 200);
     send_all(&harness, (1..=300).map(|n| numbered(n, 5000 + n as i64))).await;
     harness.wait_for_orders("shop", 300, &["held"], WAIT).await;
 
     let ids: Vec<String> = (1..=300).map(|n| n.to_string()).collect();
-    let (status, job) = post(
-        &harness,
-        "/v1/tenants/shop/transfers",
-        json!({"order_ids": ids}),
-    )
-    .await;
+    let (status, job) = harness
+        .post("/v1/tenants/shop/transfers", json!({"order_ids": ids}))
+        .await;
     assert_eq!(status, 202, "{job}");
     assert_eq!(job["progress"]["total"], 300);
     assert_eq!(job["orders"][0]["order_id"], "1");
@@ -139,21 +125,21 @@ async fn three_hundred_selected_orders_go_in_one_call_while_paused_with_progress
     assert_eq!(harness.get("/v1/tenants/shop").await["paused"], true);
 
     // A job that is through cannot be cancelled.
-    let (status, problem) = post(
-        &harness,
-        &format!("/v1/tenants/shop/transfers/{id}/cancel"),
-        json!({}),
-    )
-    .await;
+    let (status, problem) = harness
+        .post(
+            &format!("/v1/tenants/shop/transfers/{id}/cancel"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "{problem}");
 
     // The failed order again, found by a filter, without the taken number (an override).
-    let (status, job) = post(
-        &harness,
-        "/v1/tenants/shop/transfers",
-        json!({"filter": {"status": "failed"}, "overrides": {"lock_voucher_number": false}}),
-    )
-    .await;
+    let (status, job) = harness
+        .post(
+            "/v1/tenants/shop/transfers",
+            json!({"filter": {"status": "failed"}, "overrides": {"lock_voucher_number": false}}),
+        )
+        .await;
     assert_eq!(status, 202, "{job}");
     assert_eq!(job["progress"]["total"], 1);
     assert_eq!(job["orders"][0]["order_id"], "150");
@@ -172,20 +158,17 @@ async fn a_cancelled_job_leaves_its_untried_orders_held() {
     send_all(&harness, (1..=40).map(|n| order("shop", &n.to_string(), n))).await;
     harness.wait_for_orders("shop", 40, &["held"], WAIT).await;
     let ids: Vec<String> = (1..=40).map(|n| n.to_string()).collect();
-    let (status, job) = post(
-        &harness,
-        "/v1/tenants/shop/transfers",
-        json!({"order_ids": ids}),
-    )
-    .await;
+    let (status, job) = harness
+        .post("/v1/tenants/shop/transfers", json!({"order_ids": ids}))
+        .await;
     assert_eq!(status, 202);
     let id = job["id"].as_str().unwrap().to_owned();
-    let (status, cancelled) = post(
-        &harness,
-        &format!("/v1/tenants/shop/transfers/{id}/cancel"),
-        json!({}),
-    )
-    .await;
+    let (status, cancelled) = harness
+        .post(
+            &format!("/v1/tenants/shop/transfers/{id}/cancel"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{cancelled}");
     // The order in flight when it was cancelled still finishes.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -229,7 +212,9 @@ async fn a_job_refuses_what_it_cannot_take() {
         (json!({"filter": {"status": "lost"}}), "invalid_status"),
         (json!({"filter": {}}), "no_orders"),
     ] {
-        let (status, problem) = post(&harness, "/v1/tenants/shop/transfers", body.clone()).await;
+        let (status, problem) = harness
+            .post("/v1/tenants/shop/transfers", body.clone())
+            .await;
         assert_eq!(status, 400, "{body}: {problem}");
         assert_eq!(problem["code"], code, "{body}: {problem}");
     }
@@ -242,12 +227,9 @@ async fn a_job_refuses_what_it_cannot_take() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let (status, _) = post(
-        &harness,
-        "/v1/tenants/nobody/transfers",
-        json!({"order_ids": ["1"]}),
-    )
-    .await;
+    let (status, _) = harness
+        .post("/v1/tenants/nobody/transfers", json!({"order_ids": ["1"]}))
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -273,12 +255,9 @@ async fn a_restart_halfway_picks_the_job_up_and_repeats_nothing() {
     send_all(&harness, (1..=30).map(|n| order("shop", &n.to_string(), n))).await;
     harness.wait_for_orders("shop", 30, &["held"], WAIT).await;
     let ids: Vec<String> = (1..=30).map(|n| n.to_string()).collect();
-    let (status, job) = post(
-        &harness,
-        "/v1/tenants/shop/transfers",
-        json!({"order_ids": ids}),
-    )
-    .await;
+    let (status, job) = harness
+        .post("/v1/tenants/shop/transfers", json!({"order_ids": ids}))
+        .await;
     assert_eq!(status, 202);
     let id = job["id"].as_str().unwrap().to_owned();
     // Stop once some, not all, are through.

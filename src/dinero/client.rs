@@ -14,6 +14,30 @@ use super::filter;
 use super::transport::{Call, CallObserver, Transport};
 use super::types::*;
 use super::wire;
+use crate::domain::reconciliation::{DineroVoucher, VoucherKind};
+
+/// Dinero's largest page of a list (`pageSize`).
+pub const MAX_PAGE: u32 = 1000;
+
+/// Every page of a list, asked for with `read(page)` from page 0 (each of `MAX_PAGE` rows)
+/// until one comes back short: the rows, and the calls it took.
+pub async fn every_page<T, F, Fut>(mut read: F) -> Result<(Vec<T>, usize), DineroError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, DineroError>>,
+{
+    let (mut all, mut calls) = (Vec::new(), 0);
+    for page in 0.. {
+        let rows = read(page).await?;
+        calls += 1;
+        let last = rows.len() < MAX_PAGE as usize;
+        all.extend(rows);
+        if last {
+            break;
+        }
+    }
+    Ok((all, calls))
+}
 
 #[derive(Clone)]
 pub struct DineroClient {
@@ -458,7 +482,7 @@ impl OrganizationClient {
         statuses: Option<&str>,
         page: u32,
         page_size: u32,
-    ) -> Result<Vec<ListedVoucher>, DineroError> {
+    ) -> Result<Vec<DineroVoucher>, DineroError> {
         let (operation, template, path) = match kind {
             VoucherKind::Invoice => (
                 "list invoices",
@@ -485,13 +509,13 @@ impl OrganizationClient {
             .collection
             .into_iter()
             .filter(|row| row.deleted_at.is_none())
-            .map(|row| ListedVoucher {
+            .map(|row| DineroVoucher {
                 kind,
                 guid: row.guid,
                 number: row.number.filter(|n| *n > 0),
                 external_reference: row.external_reference,
                 currency: row.currency,
-                total_incl_vat: row.total_incl_vat,
+                total: row.total_incl_vat,
                 date: row
                     .date
                     .as_deref()

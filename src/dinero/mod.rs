@@ -13,7 +13,7 @@ mod types;
 mod wire;
 
 pub use auth::{Credentials, HeldRefreshToken, RefreshTokens};
-pub use client::{DineroClient, OrganizationClient};
+pub use client::{every_page, DineroClient, OrganizationClient, MAX_PAGE};
 pub use config::DineroConfig;
 pub use error::{DineroError, TenantStateReason};
 pub use transport::CallObserver;

@@ -185,27 +185,6 @@ impl Invoice {
 }
 
 /// One row of an invoice list.
-/// Which of Dinero's voucher lists a reconciliation reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VoucherKind {
-    Invoice,
-    CreditNote,
-}
-
-/// A booked voucher as Dinero lists it by date.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListedVoucher {
-    pub kind: VoucherKind,
-    pub guid: Uuid,
-    pub number: Option<i64>,
-    pub external_reference: Option<String>,
-    pub currency: Option<String>,
-    /// In its currency.
-    pub total_incl_vat: Option<Decimal>,
-    pub date: Option<chrono::NaiveDate>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvoiceSummary {
     pub guid: Uuid,

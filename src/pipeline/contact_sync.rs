@@ -7,12 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::error::TransferError;
-use crate::dinero::OrganizationClient;
+use crate::dinero::{every_page, OrganizationClient, MAX_PAGE};
 use crate::domain::mapping;
 use crate::store::Store;
-
-/// Dinero's largest page.
-const PAGE: u32 = 1000;
 
 /// A contact changed at the moment of the last read may carry a time just before it (clocks
 /// differ): each read asks from this long before the last one.
@@ -74,24 +71,21 @@ async fn read_changes(
         .await?
         .map(|at| at - OVERLAP);
     let started = Utc::now();
-    let mut entries = Vec::new();
-    for page in 0.. {
-        let contacts = dinero.list_contacts(since, page, PAGE).await?;
-        let last = contacts.len() < PAGE as usize;
-        for contact in contacts {
-            let keys = mapping::cache_keys_of(
+    let (contacts, _) = every_page(|page| dinero.list_contacts(since, page, MAX_PAGE)).await?;
+    let entries: Vec<(String, uuid::Uuid)> = contacts
+        .into_iter()
+        .flat_map(|contact| {
+            mapping::cache_keys_of(
                 tenant,
                 contact.external_reference.as_deref(),
                 contact.email.as_deref(),
                 contact.vat_number.as_deref(),
                 contact.country_key.as_deref(),
-            );
-            entries.extend(keys.into_iter().map(|key| (key, contact.guid)));
-        }
-        if last {
-            break;
-        }
-    }
+            )
+            .into_iter()
+            .map(move |key| (key, contact.guid))
+        })
+        .collect();
     store.sync_contacts(tenant, &entries, started).await?;
     Ok(entries.len())
 }

@@ -9,12 +9,9 @@ use serde::Serialize;
 
 use super::error::TransferError;
 use super::Pipeline;
-use crate::dinero::{self, ListedVoucher, OrganizationClient};
+use crate::dinero::{every_page, OrganizationClient, MAX_PAGE};
 use crate::domain::reconciliation::{self, DineroVoucher, Finding, LedgerVoucher, VoucherKind};
 use crate::domain::Tenant;
-
-/// Dinero's largest page.
-const PAGE: u32 = 1000;
 
 /// A reconciliation's answer.
 #[derive(Debug, Clone, Serialize)]
@@ -75,37 +72,15 @@ impl Pipeline {
         let dinero = shared
             .dinero
             .organization(tenant.organization_id, credentials);
-        let mut calls = 0;
         let range = (from, to);
-        let invoices = list_all(
-            &dinero,
-            dinero::VoucherKind::Invoice,
-            range,
-            None,
-            &mut calls,
-        )
-        .await?;
-        let paid: BTreeSet<_> = list_all(
-            &dinero,
-            dinero::VoucherKind::Invoice,
-            range,
-            Some("Paid,OverPaid"),
-            &mut calls,
-        )
-        .await?
-        .into_iter()
-        .map(|v| v.guid)
-        .collect();
-        let notes = list_all(
-            &dinero,
-            dinero::VoucherKind::CreditNote,
-            range,
-            None,
-            &mut calls,
-        )
-        .await?;
+        let (invoices, mut calls) = list(&dinero, VoucherKind::Invoice, range, None).await?;
+        let (paid, paid_calls) =
+            list(&dinero, VoucherKind::Invoice, range, Some("Paid,OverPaid")).await?;
+        let paid: BTreeSet<_> = paid.into_iter().map(|v| v.guid).collect();
+        let (notes, note_calls) = list(&dinero, VoucherKind::CreditNote, range, None).await?;
+        calls += paid_calls + note_calls;
         let (dinero_invoices, dinero_credit_notes) = (invoices.len(), notes.len());
-        let listed: Vec<DineroVoucher> = invoices.into_iter().chain(notes).map(voucher).collect();
+        let listed: Vec<DineroVoucher> = invoices.into_iter().chain(notes).collect();
 
         let mut gone = BTreeSet::new();
         for ours in reconciliation::unlisted(&ledger, &listed) {
@@ -156,40 +131,12 @@ impl Pipeline {
     }
 }
 
-/// Every page of a list.
-async fn list_all(
+/// Every page of a list of vouchers dated in `range`; and the calls it took.
+async fn list(
     dinero: &OrganizationClient,
-    kind: dinero::VoucherKind,
+    kind: VoucherKind,
     range: (NaiveDate, NaiveDate),
     statuses: Option<&str>,
-    calls: &mut usize,
-) -> Result<Vec<ListedVoucher>, TransferError> {
-    let mut all = Vec::new();
-    for page in 0.. {
-        *calls += 1;
-        let rows = dinero
-            .list_vouchers(kind, range, statuses, page, PAGE)
-            .await?;
-        let last = rows.len() < PAGE as usize;
-        all.extend(rows);
-        if last {
-            break;
-        }
-    }
-    Ok(all)
-}
-
-fn voucher(listed: ListedVoucher) -> DineroVoucher {
-    DineroVoucher {
-        kind: match listed.kind {
-            dinero::VoucherKind::Invoice => VoucherKind::Invoice,
-            dinero::VoucherKind::CreditNote => VoucherKind::CreditNote,
-        },
-        guid: listed.guid,
-        number: listed.number,
-        external_reference: listed.external_reference,
-        currency: listed.currency,
-        total: listed.total_incl_vat,
-        date: listed.date,
-    }
+) -> Result<(Vec<DineroVoucher>, usize), TransferError> {
+    Ok(every_page(|page| dinero.list_vouchers(kind, range, statuses, page, MAX_PAGE)).await?)
 }

@@ -276,6 +276,11 @@ impl Harness {
         (status, response.json().await.unwrap())
     }
 
+    /// An admin POST with a JSON body: status and answer.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        answer(self.admin(reqwest::Method::POST, path).json(&body)).await
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         self.admin(reqwest::Method::GET, path)
             .send()
